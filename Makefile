@@ -1,0 +1,30 @@
+# Thin wrapper over CMake: `make`, `make test`, `make sanitize`, `make speedrun`.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: all test sanitize speedrun bench clean deps
+
+all:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: all
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+sanitize:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDK_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L unit
+
+speedrun: all
+	bash scripts/speedrun.sh
+
+bench: all
+	bash bench/train_throughput
+
+deps:
+	bash scripts/install-deps.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

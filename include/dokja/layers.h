@@ -1,0 +1,60 @@
+/* The layers, one function per layer and direction. N = B*T rows.
+ * Backward functions accumulate (+=) into parameter gradients; whether they
+ * accumulate into input gradients is said for each. All are deterministic
+ * for any thread count. */
+#ifndef DK_LAYERS_H
+#define DK_LAYERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* out (N, C) = wte[tokens] */
+void dk_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+/* dwte (V, C) += scatter of dout (N, C) */
+void dk_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+/* out (N, C) = inp / rms(inp) * weight; rstd (N) saved for the backward. */
+void dk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+/* dinp (N, C) += ..., dweight (C) += ... */
+void dk_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                         const float *rstd, int N, int C);
+
+/* out (N, OC) = inp (N, IC) @ weight (OC, IC)^T, through cblas_sgemm. */
+void dk_matmul_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
+/* dinp (N, IC) = (or += when accumulate) dout @ weight; dweight (OC, IC) += dout^T @ inp. */
+void dk_matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight, int N, int IC,
+                        int OC, bool accumulate);
+
+/* RoPE "rotate half" tables: cos/sin (P, HD/2) for positions 0..P-1, computed
+ * as HF does in float32. */
+void dk_rope_tables(float *cos_t, float *sin_t, int P, int HD, double theta);
+/* x (B, T, H, HD), in place, row t at position pos0 + t. */
+void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0);
+/* The inverse rotation, applied in place to the gradient. */
+void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD);
+
+/* Causal grouped-query attention. q (B, T, NH, HD); k, v (B, S, NKV, HD)
+ * with positions 0..pos0+T-1 filled; att (B, NH, T, S); out (B, T, NH, HD).
+ * Query t sits at position pos0 + t and sees keys 0..pos0+t. */
+void dk_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S, int pos0,
+                          int NH, int NKV, int HD);
+/* Training only (pos0 = 0, S = T). dq, dk, dv are overwritten; scratch is
+ * (threads, T, T). */
+void dk_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att, const float *q,
+                           const float *k, const float *v, int B, int T, int NH, int NKV, int HD);
+
+/* h (n) = silu(gate) * up */
+void dk_swiglu_forward(float *h, const float *gate, const float *up, long n);
+/* dgate, dup (n) overwritten */
+void dk_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
+
+/* out (n) = a + b */
+void dk_residual_forward(float *out, const float *a, const float *b, long n);
+
+/* losses (N) = logsumexp(logits) - logits[target]; lse (N) saved; rows
+ * with target -1 get loss 0. Returns the number of counted rows. */
+int dk_crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets, int N, int V);
+/* logits (N, V) become d(loss)/d(logits) = (softmax - onehot) * dloss, in place. */
+void dk_crossentropy_backward(float *logits, const float *lse, const int *targets, int N, int V, float dloss);
+
+#endif

@@ -1,0 +1,166 @@
+/* The Llama model: configuration, parameters in one block behind a struct of
+ * pointers (as llm.c does), activations, forward and backward.
+ *
+ * Shapes: B batch, T tokens per row, S key positions held (S = T in training,
+ * the context length in inference), C hidden size, I intermediate size,
+ * V vocabulary, L layers, NH query heads, NKV key/value heads, HD head dim. */
+#ifndef DK_MODEL_H
+#define DK_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+
+typedef struct {
+    int hidden_size;             /* C */
+    int intermediate_size;       /* I */
+    int num_hidden_layers;       /* L */
+    int num_attention_heads;     /* NH */
+    int num_key_value_heads;     /* NKV */
+    int vocab_size;              /* V */
+    int max_position_embeddings; /* longest context */
+    double rope_theta;
+    double rms_norm_eps;
+    bool tie_word_embeddings;
+    int bos_token_id;
+    int eos_token_id;
+} dk_model_config;
+
+/* The HF config.json keys of dk_model_config. */
+extern const dk_field dk_model_config_fields[];
+void dk_model_config_default(dk_model_config *c);
+/* Checks that sizes are positive and consistent; errors name `source` and the key. */
+int dk_model_config_validate(const dk_model_config *c, const char *source);
+int dk_model_config_load(dk_model_config *c, const char *path);
+bool dk_model_config_equal(const dk_model_config *a, const dk_model_config *b);
+/* A config.json object as HF writes it for LlamaForCausalLM. */
+cJSON *dk_model_config_to_json(const dk_model_config *c);
+
+/* Parameters, gradients and optimizer moments share this layout. Per-layer
+ * tensors of one kind are stacked: wq holds L matrices of (NH*HD, C). */
+typedef struct {
+    float *embed;   /* (V, C) */
+    float *ln1;     /* (L, C) input_layernorm */
+    float *wq;      /* (L, NH*HD, C) */
+    float *wk;      /* (L, NKV*HD, C) */
+    float *wv;      /* (L, NKV*HD, C) */
+    float *wo;      /* (L, C, NH*HD) */
+    float *ln2;     /* (L, C) post_attention_layernorm */
+    float *wgate;   /* (L, I, C) */
+    float *wup;     /* (L, I, C) */
+    float *wdown;   /* (L, C, I) */
+    float *norm;    /* (C) */
+    float *lm_head; /* (V, C); the same memory as embed when tied */
+} dk_params;
+
+/* One named tensor of the block, as HF names it. */
+typedef struct {
+    char name[96];
+    size_t offset; /* in floats from the block's start */
+    int ndim;
+    int64_t shape[2];
+    size_t numel;
+    bool decay;    /* weight decay applies (matrices, not norms) */
+    bool residual; /* an output projection into the residual stream (o_proj, down_proj) */
+} dk_param_tensor;
+
+/* Activations kept for the backward pass. In inference mode (per_layer
+ * false) the layers share one set of buffers, except k and v, which are the
+ * KV cache. */
+typedef struct {
+    int B, T, S;
+    bool per_layer;
+    float *residual; /* (L+1, B, T, C) the stream entering each layer, then the last output */
+    float *ln1;      /* (L, B, T, C) */
+    float *ln1_rstd; /* (L, B, T) */
+    float *q;        /* (L, B, T, NH*HD) after RoPE */
+    float *k;        /* (L, B, S, NKV*HD) after RoPE */
+    float *v;        /* (L, B, S, NKV*HD) */
+    float *att;      /* (L, B, NH, T, S) softmax probabilities */
+    float *atty;     /* (L, B, T, NH*HD) attention output before o_proj */
+    float *res_mid;  /* (L, B, T, C) stream after attention */
+    float *ln2;      /* (L, B, T, C) */
+    float *ln2_rstd; /* (L, B, T) */
+    float *gate;     /* (L, B, T, I) */
+    float *up;       /* (L, B, T, I) */
+    float *hmlp;     /* (L, B, T, I) silu(gate) * up */
+    float *lnf;      /* (B, T, C) */
+    float *lnf_rstd; /* (B, T) */
+    float *logits;   /* (B, T, V); the gradient of the logits after backward */
+    float *lse;      /* (B, T) log-sum-exp of each row of logits */
+    float *losses;   /* (B, T) */
+    int *tokens;     /* (B, T) */
+    int *targets;    /* (B, T), -1 = no loss */
+    float *block;
+} dk_acts;
+
+/* Gradients of activations: one layer's worth, reused from the top down. */
+typedef struct {
+    float *dres;     /* (B, T, C) gradient of the residual stream */
+    float *dln;      /* (B, T, C) */
+    float *dq;       /* (B, T, NH*HD) */
+    float *dk;       /* (B, T, NKV*HD) */
+    float *dv;       /* (B, T, NKV*HD) */
+    float *datty;    /* (B, T, NH*HD) */
+    float *datt;     /* (threads, T, T) scratch of the attention backward */
+    float *dgate;    /* (B, T, I) */
+    float *dup;      /* (B, T, I) */
+    float *dh;       /* (B, T, I) */
+    float *block;
+} dk_grad_acts;
+
+typedef struct {
+    dk_model_config cfg;
+    int head_dim;
+    dk_param_tensor *tensors;
+    int ntensors;
+    size_t nparams;     /* floats in the block */
+    float *param_block;
+    dk_params params;
+    float *grad_block;  /* NULL until training allocates it */
+    dk_params grads;
+    float *rope_cos;    /* (max_position_embeddings, HD/2) */
+    float *rope_sin;
+    dk_acts acts;
+    dk_grad_acts gacts;
+} dk_model;
+
+/* Allocates a model with zeroed parameters for a validated config. */
+int dk_model_create(dk_model *m, const dk_model_config *cfg);
+void dk_model_free(dk_model *m);
+/* Points a dk_params struct at a block with this model's layout. */
+void dk_model_bind(const dk_model *m, float *block, dk_params *p);
+
+/* Initialisation scheme "normal-0.02-scaled": matrices ~ N(0, 0.02), the
+ * residual output projections ~ N(0, 0.02 / sqrt(2L)), norm weights 1.
+ * Deterministic for a seed and independent of the thread count. */
+int dk_model_init(dk_model *m, uint64_t seed);
+#define DK_INIT_STD 0.02
+double dk_model_init_std(const dk_model *m, const dk_param_tensor *t);
+
+/* Model directories (HF Llama layout). */
+int dk_model_load_dir(dk_model *m, const char *dir);
+int dk_model_load_weights(dk_model *m, const char *safetensors_path);
+int dk_model_save_weights(const dk_model *m, const char *safetensors_path);
+
+/* Sizes the activations for B rows of T tokens. Training mode keeps every
+ * layer's activations; inference mode keeps a KV cache of S positions. */
+int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training);
+
+/* Runs the layers on acts->tokens (B, T) at positions pos0.. and leaves the
+ * final normed states in acts->lnf. pos0 > 0 only in inference mode. */
+void dk_model_forward_layers(dk_model *m, int B, int T, int pos0);
+/* Full training forward: logits for every position and the mean loss over
+ * targets != -1 (returned; 0 when there are none). */
+float dk_model_forward(dk_model *m, int B, int T);
+/* Accumulates parameter gradients for the last dk_model_forward, scaled by
+ * loss_scale (1/grad_accum). */
+void dk_model_backward(dk_model *m, int B, int T, float loss_scale);
+void dk_model_zero_grad(dk_model *m);
+
+/* Floating-point operations of one training step (forward + backward) per token. */
+double dk_model_flops_per_token(const dk_model_config *c, int T);
+
+#endif

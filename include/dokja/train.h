@@ -1,0 +1,108 @@
+/* Training: configuration, optimizer, schedule, checkpoints and the loop. */
+#ifndef DK_TRAIN_H
+#define DK_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "model.h"
+#include "rng.h"
+
+typedef struct {
+    int batch_size;       /* sequences per micro-batch */
+    int seq_len;          /* tokens per sequence */
+    int64_t steps;        /* optimizer steps */
+    double lr;            /* peak learning rate */
+    double min_lr;        /* floor reached at the end of decay */
+    char *schedule;       /* "cosine", "wsd" or "constant" */
+    int64_t warmup_steps; /* linear warmup from lr/warmup to lr */
+    double decay_frac;    /* wsd: fraction of steps spent decaying */
+    double weight_decay;  /* decoupled, matrices only */
+    double beta1, beta2, adam_eps;
+    double grad_clip;     /* global L2 norm; 0 disables */
+    int grad_accum;       /* micro-batches per step */
+    int64_t seed;
+    int64_t checkpoint_every; /* 0: only at the end */
+    int64_t eval_every;       /* 0: only at the end */
+    int eval_batches;         /* validation micro-batches per evaluation */
+} dk_train_config;
+
+extern const dk_field dk_train_config_fields[];
+void dk_train_config_default(dk_train_config *c);
+int dk_train_config_validate(const dk_train_config *c, const dk_model_config *m, const char *source);
+void dk_train_config_free(dk_train_config *c);
+/* Reads a flat JSON file of model keys (HF config.json names) and training
+ * keys into both structs; keys it does not name keep their values. */
+int dk_train_config_file_load(const char *path, dk_model_config *mc, dk_train_config *tc);
+
+/* Learning rate at a 0-based step. */
+double dk_lr_at(const dk_train_config *c, int64_t step);
+
+/* AdamW as torch.optim.AdamW: decoupled decay p -= lr*wd*p, bias-corrected
+ * moments, eps added after the square root. Moments share the model layout. */
+typedef struct {
+    float *m;
+    float *v;
+    size_t n;
+} dk_adamw;
+
+int dk_adamw_create(dk_adamw *o, size_t n);
+void dk_adamw_free(dk_adamw *o);
+/* t is the 1-based step number used for bias correction. */
+void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr);
+
+/* Global L2 norm of the gradients, summed in fixed chunks (deterministic). */
+double dk_grad_norm(const float *g, size_t n);
+void dk_grad_scale(float *g, size_t n, float s);
+
+/* Fills acts.tokens and acts.targets (B, T) with the next micro-batch. */
+typedef void (*dk_batch_fn)(dk_model *m, void *user);
+
+/* One optimizer step at 0-based `step`: grad_accum micro-batches of forward
+ * and backward, global-norm clipping, AdamW. Returns the mean loss and sets
+ * *grad_norm (before clipping); fails when either is not finite. */
+int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t step, dk_batch_fn fill, void *user,
+                  double *loss, double *grad_norm);
+
+/* What a checkpoint records besides weights and moments. */
+typedef struct {
+    int64_t step;    /* optimizer steps completed */
+    int64_t samples; /* training samples drawn: the data position */
+    double loss;     /* loss of the last step */
+} dk_train_state;
+
+/* Files that travel into every model directory written by training. */
+typedef struct {
+    const char *tokenizer_path; /* copied as tokenizer.json when not NULL */
+    const char *run_id;
+    const char *parent_sha256;  /* weights of the model we started from, or NULL */
+} dk_model_dir_info;
+
+/* Writes config.json, model.safetensors, generation_config.json, dokja.json
+ * (and tokenizer.json) into dir, which must exist. */
+int dk_model_dir_write(const char *dir, const dk_model *m, const dk_model_dir_info *info);
+
+/* ckpt/step-NNNNNNNN/: a model directory + optimizer.safetensors + state.json,
+ * written to a temporary directory, fsynced and renamed into place. */
+int dk_checkpoint_save(const char *run_dir, const dk_model *m, const dk_adamw *o, const dk_train_state *s,
+                       const dk_model_dir_info *info);
+/* The newest complete checkpoint of a run; *path is NULL when there is none. */
+int dk_checkpoint_latest(const char *run_dir, char **path);
+/* Loads weights, moments and state; checks the recorded sha256 of each file. */
+int dk_checkpoint_load(const char *ckpt_dir, dk_model *m, dk_adamw *o, dk_train_state *s);
+
+typedef struct {
+    const char *data_dir;
+    const char *out_dir;
+    const char *init_from; /* model directory to continue from, or NULL */
+    bool resume;
+    int threads;
+    dk_model_config model;
+    dk_train_config train;
+} dk_train_job;
+
+/* The whole run: data, model, loop, logs, checkpoints, final model. */
+int dk_train(const dk_train_job *job);
+
+#endif

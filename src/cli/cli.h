@@ -1,0 +1,59 @@
+/* The command line: verbs as thin mains over libdokja, and one option parser
+ * that every verb shares (so --help reads the same everywhere). */
+#ifndef DK_CLI_H
+#define DK_CLI_H
+
+#include "dokja/json.h"
+
+/* Exit codes (DESIGN.md): 0 success, 1 user error, 2 usage. */
+enum { DK_EXIT_OK = 0, DK_EXIT_ERROR = 1, DK_EXIT_USAGE = 2 };
+
+/* An option of a verb. DK_FIELD_BOOL options take no value. */
+typedef struct {
+    const char *name; /* "data" for --data */
+    dk_field_type type;
+    void *dst;
+    const char *metavar;
+    const char *help;
+} dk_opt;
+
+/* A field table whose keys are also flags (dashes for underscores). Their
+ * values are kept as overrides, applied after a config file is loaded. */
+typedef struct {
+    const char *title;
+    const dk_field *fields;
+    void *obj;
+} dk_opt_group;
+
+typedef struct {
+    const dk_field *field;
+    void *obj;
+    const char *value;
+} dk_override;
+
+typedef struct {
+    const char *usage;   /* "dokja train --data DIR --out RUN [options]" */
+    const char *summary; /* one paragraph */
+    const dk_opt *opts;
+    const dk_opt_group *groups;
+    int ngroups;
+    dk_override overrides[64];
+    int noverrides;
+    char *positional[8];
+    int npositional;
+} dk_cli;
+
+/* Parses argv (after the verb). Returns -1 on success, else the exit code
+ * the verb should return (0 after --help, 2 on a usage error). */
+int dk_cli_parse(dk_cli *cli, int argc, char **argv);
+/* Applies the field overrides given on the command line. */
+int dk_cli_apply(dk_cli *cli);
+void dk_cli_help(const dk_cli *cli);
+/* Prints "dokja: error: <message>" and returns DK_EXIT_ERROR. */
+int dk_cli_error(void);
+
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,105 @@
+/* dokja bench: the machine's sgemm peak, and training throughput on random
+ * tokens (no files), as JSON lines for bench/ scripts to compare with peers. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dokja/error.h"
+#include "dokja/peak.h"
+#include "dokja/progress.h"
+#include "dokja/rng.h"
+#include "dokja/train.h"
+
+static void random_batch(dk_model *m, void *user)
+{
+    dk_rng *r = user;
+    size_t n = (size_t)m->acts.B * (size_t)m->acts.T;
+    for (size_t i = 0; i < n; i++) {
+        m->acts.tokens[i] = (int)dk_rng_below(r, (uint64_t)m->cfg.vocab_size);
+        m->acts.targets[i] = (int)dk_rng_below(r, (uint64_t)m->cfg.vocab_size);
+    }
+}
+
+static int bench_train(dk_model_config *mc, dk_train_config *tc, int steps, int warmup, double peak)
+{
+    dk_model m;
+    dk_adamw o = {0};
+    dk_rng r;
+    dk_rng_seed(&r, (uint64_t)tc->seed);
+    tc->steps = warmup + steps;
+    if (dk_model_create(&m, mc)) return -1;
+    int rc = dk_model_init(&m, (uint64_t)tc->seed);
+    if (!rc) rc = dk_adamw_create(&o, m.nparams);
+    if (!rc) rc = dk_model_alloc_acts(&m, tc->batch_size, tc->seq_len, tc->seq_len, true);
+    double t0 = 0, loss, norm;
+    for (int s = 0; !rc && s < warmup + steps; s++) {
+        if (s == warmup) t0 = dk_now();
+        rc = dk_train_step(&m, &o, tc, s, random_batch, &r, &loss, &norm);
+    }
+    if (!rc) {
+        double dt = (dk_now() - t0) / steps, tokens = (double)tc->batch_size * tc->seq_len * tc->grad_accum;
+        double flops = dk_model_flops_per_token(mc, tc->seq_len) * tokens / dt;
+        printf("{\"impl\":\"dokja\",\"tok_per_s\":%.1f,\"step_s\":%.4f,\"steps\":%d,\"threads\":%d,\"params\":%zu,"
+               "\"flops_per_s\":%.4e,\"peak_flops_per_s\":%.4e,\"peak_fraction\":%.4f}\n",
+               tokens / dt, dt, steps, omp_get_max_threads(), m.nparams, flops, peak, peak > 0 ? flops / peak : 0);
+    }
+    dk_adamw_free(&o);
+    dk_model_free(&m);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    char *config = NULL;
+    int steps = 5, warmup = 2, threads = 0, size = 1024;
+    double seconds = 2.0;
+    dk_model_config mc;
+    dk_train_config tc;
+    dk_model_config_default(&mc);
+    dk_train_config_default(&tc);
+    const dk_opt opts[] = {
+        {"config", DK_FIELD_STRING, &config, "FILE", "train: model and training keys, as for dokja train"},
+        {"steps", DK_FIELD_INT, &steps, "N", "train: timed steps (default 5)"},
+        {"warmup", DK_FIELD_INT, &warmup, "N", "train: untimed steps first (default 2)"},
+        {"size", DK_FIELD_INT, &size, "N", "peak: n of the n x n x n sgemm (default 1024)"},
+        {"seconds", DK_FIELD_DOUBLE, &seconds, "S", "peak: how long to measure (default 2)"},
+        {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
+        {0},
+    };
+    const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &mc},
+                                   {"training", dk_train_config_fields, &tc}};
+    dk_cli cli = {.usage = "dokja bench (peak | train --config FILE) [options]",
+                  .summary = "peak: the best FLOP/s of cblas_sgemm on this machine.\n"
+                             "train: training steps on random tokens; prints tokens/s and the fraction of the sgemm peak\n"
+                             "as one JSON line (bench/train_throughput compares it with PyTorch).",
+                  .opts = opts,
+                  .groups = groups,
+                  .ngroups = 2};
+    int rc = dk_cli_parse(&cli, argc, argv);
+    if (rc >= 0) goto done;
+    rc = DK_EXIT_USAGE;
+    const char *what = cli.npositional == 1 ? cli.positional[0] : "";
+    if ((strcmp(what, "peak") && strcmp(what, "train")) || steps <= 0 || warmup < 0 || size <= 0) {
+        fprintf(stderr, "dokja: bench needs \"peak\" or \"train\" (and positive --steps, --size)\nusage: %s\n", cli.usage);
+        goto done;
+    }
+    dk_set_threads(threads);
+    double peak = dk_sgemm_peak(size, !strcmp(what, "peak") ? seconds : 0.5);
+    if (!strcmp(what, "peak")) {
+        printf("{\"sgemm_n\":%d,\"threads\":%d,\"peak_flops_per_s\":%.4e}\n", size, omp_get_max_threads(), peak);
+        rc = DK_EXIT_OK;
+        goto done;
+    }
+    int bad = 0;
+    if (config) bad = dk_train_config_file_load(config, &mc, &tc);
+    if (!bad) bad = dk_cli_apply(&cli) || dk_model_config_validate(&mc, "model configuration") ||
+                    dk_train_config_validate(&tc, &mc, "training configuration");
+    if (!bad) bad = bench_train(&mc, &tc, steps, warmup, peak);
+    rc = bad ? dk_cli_error() : DK_EXIT_OK;
+done:
+    dk_train_config_free(&tc);
+    free(config);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* dokja train: token shards -> a trained model directory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dokja/error.h"
+#include "dokja/io.h"
+#include "dokja/shards.h"
+#include "dokja/train.h"
+
+/* Settings are layered: defaults < the run's own config.json when resuming <
+ * --init-from's config.json (model keys) < --config < flags. */
+int cmd_train(int argc, char **argv)
+{
+    dk_train_job job = {0};
+    char *config = NULL, *data = NULL, *out = NULL, *init_from = NULL;
+    bool resume = false;
+    int threads = 0;
+    dk_model_config_default(&job.model);
+    job.model.vocab_size = 0; /* 0: taken from the shards' header */
+    dk_train_config_default(&job.train);
+    const dk_opt opts[] = {
+        {"data", DK_FIELD_STRING, &data, "DIR", "token shard directory (train-*.bin, val-*.bin)"},
+        {"out", DK_FIELD_STRING, &out, "RUN", "run directory: log, checkpoints, final model"},
+        {"config", DK_FIELD_STRING, &config, "FILE", "JSON with HF config.json model keys and training keys"},
+        {"resume", DK_FIELD_BOOL, &resume, NULL, "continue from the newest complete checkpoint in RUN"},
+        {"init-from", DK_FIELD_STRING, &init_from, "DIR", "start from this model directory's weights"},
+        {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
+        {0},
+    };
+    const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &job.model},
+                                   {"training", dk_train_config_fields, &job.train}};
+    dk_cli cli = {.usage = "dokja train --data DIR --out RUN [--config FILE.json] [options]",
+                  .summary = "Pretrains a Llama model on token shards, on CPU and deterministically: the same seed, data and\n"
+                             "thread count give bit-identical weights, also across --resume. Writes RUN/log.jsonl,\n"
+                             "RUN/ckpt/step-N/ and the final HF model directory RUN/model/.",
+                  .opts = opts,
+                  .groups = groups,
+                  .ngroups = 2};
+    int rc = dk_cli_parse(&cli, argc, argv);
+    if (rc >= 0) goto done;
+    rc = DK_EXIT_USAGE;
+    if (!data || !out || cli.npositional) {
+        fprintf(stderr, "dokja: train needs --data DIR and --out RUN\nusage: %s (see --help)\n", cli.usage);
+        goto done;
+    }
+    rc = DK_EXIT_ERROR;
+    char *run_cfg = dk_path_join(out, "config.json");
+    int bad = !run_cfg;
+    if (!bad && resume && dk_path_exists(run_cfg)) bad = dk_train_config_file_load(run_cfg, &job.model, &job.train);
+    free(run_cfg);
+    if (!bad && init_from) {
+        char *p = dk_path_join(init_from, "config.json");
+        bad = !p || dk_model_config_load(&job.model, p);
+        free(p);
+    }
+    if (!bad && config) bad = dk_train_config_file_load(config, &job.model, &job.train);
+    if (!bad) bad = dk_cli_apply(&cli);
+    if (!bad && job.model.vocab_size == 0) {
+        uint32_t v;
+        bad = dk_shard_dir_vocab(data, &v);
+        job.model.vocab_size = (int)v;
+    }
+    if (!bad) bad = dk_model_config_validate(&job.model, config ? config : "model configuration");
+    if (!bad) bad = dk_train_config_validate(&job.train, &job.model, config ? config : "training configuration");
+    if (bad) {
+        rc = dk_cli_error();
+        goto done;
+    }
+    job.data_dir = data;
+    job.out_dir = out;
+    job.init_from = init_from;
+    job.resume = resume;
+    job.threads = threads;
+    rc = dk_train(&job) ? dk_cli_error() : DK_EXIT_OK;
+done:
+    dk_train_config_free(&job.train);
+    free(config);
+    free(data);
+    free(out);
+    free(init_from);
+    return rc;
+}

@@ -1,0 +1,235 @@
+#include "dokja/model.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dokja/error.h"
+#include "dokja/layers.h"
+#include "dokja/rng.h"
+
+/* Sizes (in floats) of each member of dk_params, in block order. */
+static void param_sizes(const dk_model_config *c, size_t sizes[12])
+{
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, L = (size_t)c->num_hidden_layers,
+           V = (size_t)c->vocab_size, HD = C / (size_t)c->num_attention_heads, qd = HD * (size_t)c->num_attention_heads,
+           kvd = HD * (size_t)c->num_key_value_heads;
+    size_t s[12] = {V * C, L * C, L * qd * C, L * kvd * C, L * kvd * C, L * C * qd, L * C, L * I * C, L * I * C, L * C * I, C,
+                    c->tie_word_embeddings ? 0 : V * C};
+    memcpy(sizes, s, sizeof s);
+}
+
+void dk_model_bind(const dk_model *m, float *block, dk_params *p)
+{
+    size_t sizes[12];
+    param_sizes(&m->cfg, sizes);
+    float **ptrs[12] = {&p->embed, &p->ln1,   &p->wq,    &p->wk,    &p->wv,   &p->wo,
+                        &p->ln2,   &p->wgate, &p->wup,   &p->wdown, &p->norm, &p->lm_head};
+    for (int i = 0; i < 12; i++) {
+        *ptrs[i] = block;
+        block += sizes[i];
+    }
+    if (m->cfg.tie_word_embeddings) p->lm_head = p->embed;
+}
+
+static void add_tensor(dk_model *m, const float *base, const float *at, int ndim, int64_t d0, int64_t d1, bool decay,
+                       bool residual, const char *fmt, int layer)
+{
+    dk_param_tensor *t = &m->tensors[m->ntensors++];
+    snprintf(t->name, sizeof t->name, fmt, layer);
+    t->offset = (size_t)(at - base);
+    t->ndim = ndim;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->numel = (size_t)(ndim == 1 ? d0 : d0 * d1);
+    t->decay = decay;
+    t->residual = residual;
+}
+
+int dk_model_create(dk_model *m, const dk_model_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    const dk_model_config *c = cfg;
+    int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size;
+    int HD = C / c->num_attention_heads, qd = HD * c->num_attention_heads, kvd = HD * c->num_key_value_heads;
+    m->head_dim = HD;
+    size_t sizes[12];
+    param_sizes(c, sizes);
+    for (int i = 0; i < 12; i++) m->nparams += sizes[i];
+    m->param_block = dk_calloc(m->nparams, sizeof(float));
+    m->tensors = dk_calloc((size_t)(9 * L + 3), sizeof *m->tensors);
+    m->rope_cos = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
+    m->rope_sin = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
+    if (!m->param_block || !m->tensors || !m->rope_cos || !m->rope_sin) {
+        dk_model_free(m);
+        return -1;
+    }
+    dk_model_bind(m, m->param_block, &m->params);
+    dk_rope_tables(m->rope_cos, m->rope_sin, c->max_position_embeddings, HD, c->rope_theta);
+
+    const dk_params *p = &m->params;
+    const float *b = m->param_block;
+    add_tensor(m, b, p->embed, 2, V, C, true, false, "model.embed_tokens.weight", 0);
+    for (int l = 0; l < L; l++) {
+        add_tensor(m, b, p->ln1 + (size_t)l * C, 1, C, 0, false, false, "model.layers.%d.input_layernorm.weight", l);
+        add_tensor(m, b, p->wq + (size_t)l * qd * C, 2, qd, C, true, false, "model.layers.%d.self_attn.q_proj.weight", l);
+        add_tensor(m, b, p->wk + (size_t)l * kvd * C, 2, kvd, C, true, false, "model.layers.%d.self_attn.k_proj.weight", l);
+        add_tensor(m, b, p->wv + (size_t)l * kvd * C, 2, kvd, C, true, false, "model.layers.%d.self_attn.v_proj.weight", l);
+        add_tensor(m, b, p->wo + (size_t)l * C * qd, 2, C, qd, true, true, "model.layers.%d.self_attn.o_proj.weight", l);
+        add_tensor(m, b, p->ln2 + (size_t)l * C, 1, C, 0, false, false, "model.layers.%d.post_attention_layernorm.weight", l);
+        add_tensor(m, b, p->wgate + (size_t)l * I * C, 2, I, C, true, false, "model.layers.%d.mlp.gate_proj.weight", l);
+        add_tensor(m, b, p->wup + (size_t)l * I * C, 2, I, C, true, false, "model.layers.%d.mlp.up_proj.weight", l);
+        add_tensor(m, b, p->wdown + (size_t)l * C * I, 2, C, I, true, true, "model.layers.%d.mlp.down_proj.weight", l);
+    }
+    add_tensor(m, b, p->norm, 1, C, 0, false, false, "model.norm.weight", 0);
+    if (!c->tie_word_embeddings) add_tensor(m, b, p->lm_head, 2, V, C, true, false, "lm_head.weight", 0);
+    return 0;
+}
+
+void dk_model_free(dk_model *m)
+{
+    free(m->param_block);
+    free(m->grad_block);
+    free(m->tensors);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m->acts.block);
+    free(m->acts.tokens);
+    free(m->acts.targets);
+    free(m->gacts.block);
+    memset(m, 0, sizeof *m);
+}
+
+double dk_model_init_std(const dk_model *m, const dk_param_tensor *t)
+{
+    if (t->ndim == 1) return 0.0;
+    return t->residual ? DK_INIT_STD / sqrt(2.0 * m->cfg.num_hidden_layers) : DK_INIT_STD;
+}
+
+/* Fixed-size chunks with their own seeds make initialisation parallel and
+ * still independent of the thread count. */
+#define INIT_CHUNK 65536
+
+int dk_model_init(dk_model *m, uint64_t seed)
+{
+    for (int ti = 0; ti < m->ntensors; ti++) {
+        const dk_param_tensor *t = &m->tensors[ti];
+        float *w = m->param_block + t->offset;
+        if (t->ndim == 1) {
+            for (size_t i = 0; i < t->numel; i++) w[i] = 1.0f;
+            continue;
+        }
+        double std = dk_model_init_std(m, t);
+        long nchunks = (long)((t->numel + INIT_CHUNK - 1) / INIT_CHUNK);
+#pragma omp parallel for schedule(static)
+        for (long ch = 0; ch < nchunks; ch++) {
+            dk_rng r;
+            dk_rng_seed(&r, seed ^ ((uint64_t)(ti + 1) << 40) ^ (uint64_t)ch * 0x9e3779b97f4a7c15ULL);
+            size_t i1 = (size_t)(ch + 1) * INIT_CHUNK < t->numel ? (size_t)(ch + 1) * INIT_CHUNK : t->numel;
+            for (size_t i = (size_t)ch * INIT_CHUNK; i < i1; i++) w[i] = (float)(std * dk_rng_normal(&r));
+        }
+    }
+    return 0;
+}
+
+int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
+{
+    const dk_model_config *c = &m->cfg;
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, L = (size_t)c->num_hidden_layers,
+           V = (size_t)c->vocab_size, NH = (size_t)c->num_attention_heads, HD = (size_t)m->head_dim,
+           qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads, BT = (size_t)B * (size_t)T;
+    /* Inference keeps one layer's activations (shared by all layers) and a
+     * per-layer KV cache. */
+    size_t Lact = training ? L : 1;
+    dk_acts *a = &m->acts;
+    free(a->block);
+    free(a->tokens);
+    free(a->targets);
+    free(m->gacts.block);
+    memset(a, 0, sizeof *a);
+    memset(&m->gacts, 0, sizeof m->gacts);
+    a->B = B;
+    a->T = T;
+    a->S = S;
+    a->per_layer = training;
+    struct {
+        float **ptr;
+        size_t n;
+    } parts[] = {
+        {&a->residual, (Lact + 1) * BT * C},
+        {&a->ln1, Lact * BT * C},
+        {&a->ln1_rstd, Lact * BT},
+        {&a->q, Lact * BT * qd},
+        {&a->k, L * (size_t)B * (size_t)S * kvd},
+        {&a->v, L * (size_t)B * (size_t)S * kvd},
+        {&a->att, Lact * (size_t)B * NH * (size_t)T * (size_t)S},
+        {&a->atty, Lact * BT * qd},
+        {&a->res_mid, Lact * BT * C},
+        {&a->ln2, Lact * BT * C},
+        {&a->ln2_rstd, Lact * BT},
+        {&a->gate, Lact * BT * I},
+        {&a->up, Lact * BT * I},
+        {&a->hmlp, Lact * BT * I},
+        {&a->lnf, BT * C},
+        {&a->lnf_rstd, BT},
+        {&a->logits, (training ? BT : (size_t)B) * V},
+        {&a->lse, BT},
+        {&a->losses, BT},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) total += parts[i].n;
+    a->block = dk_calloc(total, sizeof(float));
+    a->tokens = dk_calloc(BT, sizeof(int));
+    a->targets = dk_calloc(BT, sizeof(int));
+    if (!a->block || !a->tokens || !a->targets) return dk_fail("out of memory for activations (%zu MB)", total * 4 >> 20);
+    float *p = a->block;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        *parts[i].ptr = p;
+        p += parts[i].n;
+    }
+    if (!training) return 0;
+
+    dk_grad_acts *g = &m->gacts;
+    size_t threads = (size_t)omp_get_max_threads();
+    struct {
+        float **ptr;
+        size_t n;
+    } gparts[] = {
+        {&g->dres, BT * C}, {&g->dln, BT * C},   {&g->dq, BT * qd},  {&g->dk, BT * kvd},
+        {&g->dv, BT * kvd}, {&g->datty, BT * qd}, {&g->datt, threads * (size_t)T * (size_t)T},
+        {&g->dgate, BT * I}, {&g->dup, BT * I},   {&g->dh, BT * I},
+    };
+    total = 0;
+    for (size_t i = 0; i < sizeof gparts / sizeof *gparts; i++) total += gparts[i].n;
+    g->block = dk_calloc(total, sizeof(float));
+    if (!g->block) return -1;
+    p = g->block;
+    for (size_t i = 0; i < sizeof gparts / sizeof *gparts; i++) {
+        *gparts[i].ptr = p;
+        p += gparts[i].n;
+    }
+    if (!m->grad_block) {
+        m->grad_block = dk_calloc(m->nparams, sizeof(float));
+        if (!m->grad_block) return -1;
+        dk_model_bind(m, m->grad_block, &m->grads);
+    }
+    return 0;
+}
+
+void dk_model_zero_grad(dk_model *m) { memset(m->grad_block, 0, m->nparams * sizeof(float)); }
+
+double dk_model_flops_per_token(const dk_model_config *c, int T)
+{
+    /* 6 flops per weight per token for the matmuls (2 forward, 4 backward),
+     * plus attention's QK^T and AV over the full T x T (we compute the whole
+     * square and mask it). The embedding lookup is not a matmul. */
+    double C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size;
+    double HD = C / c->num_attention_heads, qd = C, kvd = HD * c->num_key_value_heads;
+    double per_layer = C * qd * 2 + C * kvd * 2 + 3 * C * I;
+    double matmul = L * per_layer + V * C;
+    double attention = L * 2.0 * 2.0 * T * qd; /* QK^T and AV, forward */
+    return 6.0 * matmul + 3.0 * attention;
+}

@@ -1,0 +1,110 @@
+/* The whole model, forward then backward, following the residual stream. */
+#include <string.h>
+
+#include "dokja/layers.h"
+#include "dokja/model.h"
+
+/* In inference mode the layers share one set of buffers (stride 0), and the
+ * residual stream alternates between two slots. */
+#define LAYER(a, buf, l, n) ((a)->buf + ((a)->per_layer ? (size_t)(l) * (n) : 0))
+#define RESID(a, l, n) ((a)->residual + (size_t)((a)->per_layer ? (l) : (l) % 2) * (n))
+
+void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
+{
+    const dk_model_config *c = &m->cfg;
+    const dk_params *p = &m->params;
+    dk_acts *a = &m->acts;
+    int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, NH = c->num_attention_heads,
+        NKV = c->num_key_value_heads, HD = m->head_dim, qd = NH * HD, kvd = NKV * HD, N = B * T, S = a->S;
+    size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * qd;
+    float eps = (float)c->rms_norm_eps;
+
+    dk_embedding_forward(RESID(a, 0, NC), a->tokens, p->embed, N, C);
+    for (int l = 0; l < L; l++) {
+        float *x = RESID(a, l, NC), *xout = RESID(a, l + 1, NC);
+        float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = LAYER(a, q, l, Nq);
+        float *k = a->k + (size_t)l * B * S * kvd, *v = a->v + (size_t)l * B * S * kvd;
+        float *att = LAYER(a, att, l, (size_t)B * NH * T * S), *atty = LAYER(a, atty, l, Nq);
+        float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
+        float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
+        /* New keys and values go to positions pos0.. of the cache (B = 1 in
+         * inference; pos0 = 0 and S = T in training, so rows are contiguous). */
+        float *knew = k + (size_t)pos0 * kvd, *vnew = v + (size_t)pos0 * kvd;
+
+        dk_rmsnorm_forward(ln1, ln1_rstd, x, p->ln1 + (size_t)l * C, N, C, eps);
+        dk_matmul_forward(q, ln1, p->wq + (size_t)l * qd * C, N, C, qd);
+        dk_matmul_forward(knew, ln1, p->wk + (size_t)l * kvd * C, N, C, kvd);
+        dk_matmul_forward(vnew, ln1, p->wv + (size_t)l * kvd * C, N, C, kvd);
+        dk_rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0);
+        dk_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0);
+        dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, NH, NKV, HD);
+        dk_matmul_forward(res_mid, atty, p->wo + (size_t)l * C * qd, N, qd, C);
+        dk_residual_forward(res_mid, res_mid, x, (long)NC);
+
+        dk_rmsnorm_forward(ln2, ln2_rstd, res_mid, p->ln2 + (size_t)l * C, N, C, eps);
+        dk_matmul_forward(gate, ln2, p->wgate + (size_t)l * I * C, N, C, I);
+        dk_matmul_forward(up, ln2, p->wup + (size_t)l * I * C, N, C, I);
+        dk_swiglu_forward(hmlp, gate, up, (long)NI);
+        dk_matmul_forward(xout, hmlp, p->wdown + (size_t)l * C * I, N, I, C);
+        dk_residual_forward(xout, xout, res_mid, (long)NC);
+    }
+    dk_rmsnorm_forward(a->lnf, a->lnf_rstd, RESID(a, L, NC), p->norm, N, C, eps);
+}
+
+float dk_model_forward(dk_model *m, int B, int T)
+{
+    dk_acts *a = &m->acts;
+    int N = B * T, C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    dk_model_forward_layers(m, B, T, 0);
+    dk_matmul_forward(a->logits, a->lnf, m->params.lm_head, N, C, V);
+    int counted = dk_crossentropy_forward(a->losses, a->lse, a->logits, a->targets, N, V);
+    double sum = 0.0; /* in row order: deterministic */
+    for (int i = 0; i < N; i++) sum += a->losses[i];
+    return counted ? (float)(sum / counted) : 0.0f;
+}
+
+void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
+{
+    const dk_model_config *c = &m->cfg;
+    const dk_params *p = &m->params;
+    const dk_params *g = &m->grads;
+    dk_acts *a = &m->acts;
+    dk_grad_acts *d = &m->gacts;
+    int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size,
+        NH = c->num_attention_heads, NKV = c->num_key_value_heads, HD = m->head_dim, qd = NH * HD, kvd = NKV * HD, N = B * T;
+    size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * qd;
+
+    int counted = 0;
+    for (int i = 0; i < N; i++) counted += a->targets[i] >= 0;
+    if (!counted) return;
+    dk_crossentropy_backward(a->logits, a->lse, a->targets, N, V, loss_scale / (float)counted);
+    dk_matmul_backward(d->dln, g->lm_head, a->logits, a->lnf, p->lm_head, N, C, V, false);
+    memset(d->dres, 0, NC * sizeof(float));
+    dk_rmsnorm_backward(d->dres, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
+
+    for (int l = L - 1; l >= 0; l--) {
+        float *x = RESID(a, l, NC), *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N);
+        float *q = LAYER(a, q, l, Nq), *k = a->k + (size_t)l * N * kvd, *v = a->v + (size_t)l * N * kvd;
+        float *att = LAYER(a, att, l, (size_t)B * NH * T * T), *atty = LAYER(a, atty, l, Nq);
+        float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
+        float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
+
+        /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
+        dk_matmul_backward(d->dh, g->wdown + (size_t)l * C * I, d->dres, hmlp, p->wdown + (size_t)l * C * I, N, I, C, false);
+        dk_swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (long)NI);
+        dk_matmul_backward(d->dln, g->wgate + (size_t)l * I * C, d->dgate, ln2, p->wgate + (size_t)l * I * C, N, C, I, false);
+        dk_matmul_backward(d->dln, g->wup + (size_t)l * I * C, d->dup, ln2, p->wup + (size_t)l * I * C, N, C, I, true);
+        dk_rmsnorm_backward(d->dres, g->ln2 + (size_t)l * C, d->dln, res_mid, p->ln2 + (size_t)l * C, ln2_rstd, N, C);
+
+        /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
+        dk_matmul_backward(d->datty, g->wo + (size_t)l * C * qd, d->dres, atty, p->wo + (size_t)l * C * qd, N, qd, C, false);
+        dk_attention_backward(d->dq, d->dk, d->dv, d->datt, d->datty, att, q, k, v, B, T, NH, NKV, HD);
+        dk_rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD);
+        dk_rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD);
+        dk_matmul_backward(d->dln, g->wq + (size_t)l * qd * C, d->dq, ln1, p->wq + (size_t)l * qd * C, N, C, qd, false);
+        dk_matmul_backward(d->dln, g->wk + (size_t)l * kvd * C, d->dk, ln1, p->wk + (size_t)l * kvd * C, N, C, kvd, true);
+        dk_matmul_backward(d->dln, g->wv + (size_t)l * kvd * C, d->dv, ln1, p->wv + (size_t)l * kvd * C, N, C, kvd, true);
+        dk_rmsnorm_backward(d->dres, g->ln1 + (size_t)l * C, d->dln, x, p->ln1 + (size_t)l * C, ln1_rstd, N, C);
+    }
+    dk_embedding_backward(g->embed, d->dres, a->tokens, N, C);
+}

@@ -115,8 +115,11 @@ int dk_cli_parse(dk_cli *cli, int argc, char **argv)
 int dk_cli_apply(dk_cli *cli)
 {
     for (int i = 0; i < cli->noverrides; i++)
-        if (dk_field_parse(cli->overrides[i].field, cli->overrides[i].obj, cli->overrides[i].value)) return -1;
-    return 0;
+        if (dk_field_parse(cli->overrides[i].field, cli->overrides[i].obj, cli->overrides[i].value)) {
+            fprintf(stderr, "dokja: %s\nusage: %s (see --help)\n", dk_error(), cli->usage);
+            return DK_EXIT_USAGE;
+        }
+    return -1;
 }
 
 int dk_cli_error(void)

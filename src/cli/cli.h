@@ -46,7 +46,8 @@ typedef struct {
 /* Parses argv (after the verb). Returns -1 on success, else the exit code
  * the verb should return (0 after --help, 2 on a usage error). */
 int dk_cli_parse(dk_cli *cli, int argc, char **argv);
-/* Applies the field overrides given on the command line. */
+/* Applies the field overrides given on the command line. Returns -1 on
+ * success, else DK_EXIT_USAGE after printing the bad value. */
 int dk_cli_apply(dk_cli *cli);
 void dk_cli_help(const dk_cli *cli);
 /* Prints "dokja: error: <message>" and returns DK_EXIT_ERROR. */

@@ -94,7 +94,8 @@ int cmd_bench(int argc, char **argv)
     }
     int bad = 0;
     if (config) bad = dk_train_config_file_load(config, &mc, &tc);
-    if (!bad) bad = dk_cli_apply(&cli) || dk_model_config_validate(&mc, "model configuration") ||
+    if (!bad && (rc = dk_cli_apply(&cli)) >= 0) goto done;
+    if (!bad) bad = dk_model_config_validate(&mc, "model configuration") ||
                     dk_train_config_validate(&tc, &mc, "training configuration");
     if (!bad) bad = bench_train(&mc, &tc, steps, warmup, peak);
     rc = bad ? dk_cli_error() : DK_EXIT_OK;

@@ -105,7 +105,11 @@ int cmd_generate(int argc, char **argv)
     if (!ids) fprintf(stderr, "note: printing token ids (text output needs the tokenizer)\n");
     dk_set_threads(threads);
     dk_sampler_config sc = {.temperature = temperature, .top_k = top_k, .top_p = top_p, .seed = (uint64_t)seed};
-    if (parse_ids(prompt_ids, &prompt_tok, &n) || dk_model_load_dir(&m, model_dir) ||
+    if (parse_ids(prompt_ids, &prompt_tok, &n)) {
+        fprintf(stderr, "dokja: %s\n", dk_error());
+        goto done;
+    }
+    if (dk_model_load_dir(&m, model_dir) ||
         dk_sampler_init(&s, &sc, m.cfg.vocab_size)) {
         rc = dk_cli_error();
         goto done;

@@ -56,7 +56,8 @@ int cmd_train(int argc, char **argv)
         free(p);
     }
     if (!bad && config) bad = dk_train_config_file_load(config, &job.model, &job.train);
-    if (!bad) bad = dk_cli_apply(&cli);
+    if (!bad && (rc = dk_cli_apply(&cli)) >= 0) goto done;
+    rc = DK_EXIT_ERROR;
     if (!bad && job.model.vocab_size == 0) {
         uint32_t v;
         bad = dk_shard_dir_vocab(data, &v);

@@ -27,7 +27,7 @@ static int list_split(const char *dir, const char *split, char ***out, int *coun
         names[n++] = dk_path_join(dir, e->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str);
     *out = names;
     *count = n;
     return 0;

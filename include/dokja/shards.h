@@ -50,8 +50,9 @@ typedef struct {
 
 int dk_loader_open(dk_loader *l, const char *dir, const char *split, int T, int model_vocab, uint64_t seed, bool shuffle);
 void dk_loader_close(dk_loader *l);
-/* The vocabulary size recorded in the header of the first train shard. */
-int dk_shard_dir_vocab(const char *dir, uint32_t *vocab);
+/* The vocabulary size and document separator recorded in the header of the
+ * first train shard. */
+int dk_shard_dir_vocab(const char *dir, uint32_t *vocab, uint32_t *separator);
 
 /* inputs, targets (T) of sample index i. */
 void dk_loader_sample(dk_loader *l, int64_t i, int *inputs, int *targets);

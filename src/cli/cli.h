@@ -39,7 +39,7 @@ typedef struct {
     int ngroups;
     dk_override overrides[64];
     int noverrides;
-    char *positional[8];
+    char *positional[64];
     int npositional;
 } dk_cli;
 
@@ -53,6 +53,7 @@ void dk_cli_help(const dk_cli *cli);
 /* Prints "dokja: error: <message>" and returns DK_EXIT_ERROR. */
 int dk_cli_error(void);
 
+int cmd_tokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

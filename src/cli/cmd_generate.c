@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dokja/bytes.h"
 #include "dokja/error.h"
+#include "dokja/io.h"
 #include "dokja/infer.h"
 #include "dokja/peak.h"
 
@@ -45,14 +47,32 @@ static int parse_ids(const char *text, int **ids, int *n)
 
 typedef struct {
     int count;
+    bool text; /* print bytes as text rather than ids */
 } print_state;
 
-/* Streams ids as they come: "12,7,99". */
+/* Streams the output as it comes: ids "12,7,99", or the bytes themselves. */
 static int print_token(int token, void *user)
 {
     print_state *ps = user;
-    printf("%s%d", ps->count++ ? "," : "", token);
+    if (ps->text) {
+        if (token < 256) putchar(token);
+    } else {
+        printf("%s%d", ps->count ? "," : "", token);
+    }
+    ps->count++;
     fflush(stdout);
+    return 0;
+}
+
+/* A text prompt over the byte-level vocabulary: <|bos|> and its bytes. */
+static int byte_prompt(const char *text, int **ids, int *n)
+{
+    size_t len = strlen(text);
+    *ids = dk_malloc(sizeof **ids * (len + 1));
+    if (!*ids) return -1;
+    (*ids)[0] = DK_BYTES_BOS;
+    for (size_t i = 0; i < len; i++) (*ids)[i + 1] = (unsigned char)text[i];
+    *n = (int)len + 1;
     return 0;
 }
 
@@ -96,25 +116,32 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "dokja: need --max-new-tokens >= 0, --top-k >= 0, --temperature >= 0 and 0 < --top-p <= 1\n");
         goto done;
     }
-    if (prompt) {
-        /* Text needs the tokenizer (a separate part of dokja, not yet built in). */
-        dk_fail("--prompt: this build cannot read tokenizer.json yet; pass the prompt as --prompt-ids");
-        rc = dk_cli_error();
-        goto done;
-    }
-    if (!ids) fprintf(stderr, "note: printing token ids (text output needs the tokenizer)\n");
     dk_set_threads(threads);
     dk_sampler_config sc = {.temperature = temperature, .top_k = top_k, .top_p = top_p, .seed = (uint64_t)seed};
-    if (parse_ids(prompt_ids, &prompt_tok, &n)) {
+    if (prompt_ids && parse_ids(prompt_ids, &prompt_tok, &n)) {
         fprintf(stderr, "dokja: %s\n", dk_error());
         goto done;
     }
-    if (dk_model_load_dir(&m, model_dir) ||
+    rc = DK_EXIT_ERROR;
+    char *tok_path = dk_path_join(model_dir, "tokenizer.json");
+    bool bytes = tok_path && dk_bytes_tokenizer_is(tok_path);
+    free(tok_path);
+    /* Text in and out needs a tokenizer: the byte-level one is built in; BPE
+     * tokenizer.json files come with the tokenizer part of dokja. */
+    if (prompt && !bytes) {
+        dk_fail("--prompt: %s/tokenizer.json is not the byte-level vocabulary, and BPE tokenizers are not built in yet; "
+                "pass the prompt as --prompt-ids",
+                model_dir);
+        rc = dk_cli_error();
+        goto done;
+    }
+    if ((prompt && byte_prompt(prompt, &prompt_tok, &n)) || dk_model_load_dir(&m, model_dir) ||
         dk_sampler_init(&s, &sc, m.cfg.vocab_size)) {
         rc = dk_cli_error();
         goto done;
     }
-    print_state ps = {0};
+    print_state ps = {.text = bytes && !ids};
+    if (!ps.text && !ids) fprintf(stderr, "note: printing token ids (this model has no built-in tokenizer)\n");
     if (dk_generate(&m, prompt_tok, n, max_new, m.cfg.eos_token_id, &s, print_token, &ps) < 0) {
         rc = dk_cli_error();
         goto done;

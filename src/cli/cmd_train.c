@@ -59,9 +59,12 @@ int cmd_train(int argc, char **argv)
     if (!bad && (rc = dk_cli_apply(&cli)) >= 0) goto done;
     rc = DK_EXIT_ERROR;
     if (!bad && job.model.vocab_size == 0) {
-        uint32_t v;
-        bad = dk_shard_dir_vocab(data, &v);
+        /* Unless configured, the vocabulary and special ids come from the data:
+         * the separator opens every document, so it is also where one ends. */
+        uint32_t v, sep;
+        bad = dk_shard_dir_vocab(data, &v, &sep);
         job.model.vocab_size = (int)v;
+        job.model.bos_token_id = job.model.eos_token_id = (int)sep;
     }
     if (!bad) bad = dk_model_config_validate(&job.model, config ? config : "model configuration");
     if (!bad) bad = dk_train_config_validate(&job.train, &job.model, config ? config : "training configuration");

@@ -9,6 +9,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } verbs[] = {
+    {"tokenize", cmd_tokenize, "turn text files into token shards (byte-level vocabulary)"},
     {"train", cmd_train, "pretrain a Llama model on token shards (CPU)"},
     {"generate", cmd_generate, "continue a prompt with a trained model"},
     {"bench", cmd_bench, "measure the machine's sgemm peak and training throughput"},

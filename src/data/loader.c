@@ -67,7 +67,7 @@ int dk_loader_open(dk_loader *l, const char *dir, const char *split, int T, int 
     return 0;
 }
 
-int dk_shard_dir_vocab(const char *dir, uint32_t *vocab)
+int dk_shard_dir_vocab(const char *dir, uint32_t *vocab, uint32_t *separator)
 {
     char **paths;
     int n;
@@ -76,6 +76,7 @@ int dk_shard_dir_vocab(const char *dir, uint32_t *vocab)
     dk_shard s;
     if (!rc && !(rc = dk_shard_open(&s, paths[0], 0))) {
         *vocab = s.vocab_size;
+        *separator = s.separator;
         dk_shard_close(&s);
     }
     for (int i = 0; i < n; i++) free(paths[i]);

@@ -34,8 +34,9 @@ static void test_header_and_tokens(void **s)
     /* a 2-byte shard cannot hold 69999 */
     assert_int_equal(dk_shard_write(path, t, 100, 2, 70000, 0, NULL), -1);
     tu_assert_error_has("does not fit");
-    uint32_t v;
-    assert_int_equal(dk_shard_dir_vocab(dir, &v), 0);
+    uint32_t v, sep;
+    assert_int_equal(dk_shard_dir_vocab(dir, &v, &sep), 0);
+    assert_int_equal(sep, 0);
     assert_int_equal(v, 70000);
     free(t), free(path);
     tu_rmdir(dir);
@@ -80,8 +81,8 @@ static void test_bad_shards(void **s)
     tu_assert_error_has("token 40 has id 40");
     /* an empty directory has no shards */
     char *empty = tu_tempdir();
-    uint32_t v;
-    assert_int_equal(dk_shard_dir_vocab(empty, &v), -1);
+    uint32_t v, sep;
+    assert_int_equal(dk_shard_dir_vocab(empty, &v, &sep), -1);
     tu_assert_error_has("no train");
     tu_rmdir(empty);
     free(bytes), free(t), free(path);

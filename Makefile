@@ -5,14 +5,15 @@ JOBS ?= $(shell nproc)
 
 .PHONY: all test sanitize speedrun bench clean deps
 
-all:
+# `deps` is a no-op once every package is installed (scripts/install-deps.sh checks first).
+all: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-sanitize:
+sanitize: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDK_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)

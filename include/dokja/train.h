@@ -49,12 +49,12 @@ typedef struct {
 
 int dk_adamw_create(dk_adamw *o, size_t n);
 void dk_adamw_free(dk_adamw *o);
-/* t is the 1-based step number used for bias correction. */
-void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr);
+/* t is the 1-based step number used for bias correction; gradients are
+ * multiplied by grad_scale first (the clipping factor, 1 when not clipped). */
+void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr, float grad_scale);
 
 /* Global L2 norm of the gradients, summed in fixed chunks (deterministic). */
 double dk_grad_norm(const float *g, size_t n);
-void dk_grad_scale(float *g, size_t n, float s);
 
 /* Fills acts.tokens and acts.targets (B, T) with the next micro-batch. */
 typedef void (*dk_batch_fn)(dk_model *m, void *user);

@@ -24,7 +24,7 @@ void dk_adamw_free(dk_adamw *o)
     memset(o, 0, sizeof *o);
 }
 
-void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr)
+void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr, float grad_scale)
 {
     /* The same operations in the same order as torch.optim.AdamW. */
     float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->adam_eps;
@@ -38,9 +38,10 @@ void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64
         long n = (long)tt->numel;
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
+            float gi = g[i] * grad_scale; /* clipping, fused: one pass over the gradients */
             p[i] *= decay;
-            m[i] = m[i] * b1 + g[i] * (1.0f - b1);
-            v[i] = v[i] * b2 + (1.0f - b2) * g[i] * g[i];
+            m[i] = m[i] * b1 + gi * (1.0f - b1);
+            v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
             float denom = sqrtf(v[i]) / bc2_sqrt + eps;
             p[i] -= step_size * (m[i] / denom);
         }
@@ -64,10 +65,4 @@ double dk_grad_norm(const float *g, size_t n)
     for (long ch = 0; ch < nchunks; ch++) total += partial[ch];
     free(partial);
     return sqrt(total);
-}
-
-void dk_grad_scale(float *g, size_t n, float s)
-{
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] *= s;
 }

@@ -111,8 +111,8 @@ int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t st
     if (!isfinite(sum) || !isfinite(norm))
         return dk_fail("step %lld: the loss or gradient is not finite (loss %g, grad norm %g); lower the learning rate",
                        (long long)step + 1, sum, norm);
-    if (c->grad_clip > 0 && norm > c->grad_clip) dk_grad_scale(m->grad_block, m->nparams, (float)(c->grad_clip / (norm + 1e-6)));
-    dk_adamw_step(o, m, c, step + 1, (float)dk_lr_at(c, step));
+    float scale = c->grad_clip > 0 && norm > c->grad_clip ? (float)(c->grad_clip / (norm + 1e-6)) : 1.0f;
+    dk_adamw_step(o, m, c, step + 1, (float)dk_lr_at(c, step), scale);
     return 0;
 }
 

@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 
 echo "== tokenize ($corpus/ko-comments.txt, byte-level)"
 if [ ! -f "$OUT/tokens/meta.json" ]; then
-    "$DOKJA" tokenize --bytes --lines --out "$OUT/tokens" "$corpus/ko-comments.txt"
+    "$DOKJA" tokenize --bytes --lines --input "$corpus/ko-comments.txt" --output "$OUT/tokens"
 else
     echo "done before: $OUT/tokens"
 fi

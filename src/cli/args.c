@@ -1,6 +1,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -41,7 +42,11 @@ void dk_cli_help(const dk_cli *cli)
     printf("usage: %s\n\n%s\n", cli->usage, cli->summary);
     if (cli->opts && cli->opts[0].name) {
         printf("\noptions:\n");
-        for (const dk_opt *o = cli->opts; o->name; o++) print_flag(o->name, o->type == DK_FIELD_BOOL ? NULL : o->metavar, o->help);
+        for (const dk_opt *o = cli->opts; o->name; o++) {
+            char many[64];
+            snprintf(many, sizeof many, "%s...", o->metavar ? o->metavar : "");
+            print_flag(o->name, o->type == DK_FIELD_BOOL ? NULL : o->many ? many : o->metavar, o->help);
+        }
     }
     print_flag("help", NULL, "show this help");
     for (int g = 0; g < cli->ngroups; g++) {
@@ -103,6 +108,18 @@ int dk_cli_parse(dk_cli *cli, int argc, char **argv)
             cli->overrides[cli->noverrides++] = (dk_override){field, obj, value};
             continue;
         }
+        if (opt->many) {
+            dk_strlist *l = opt->dst;
+            for (;;) {
+                char **grown = realloc(l->items, sizeof *grown * (size_t)(l->count + 1));
+                if (!grown) return usage_error(cli, "out of memory at \"%s\"", arg);
+                l->items = grown;
+                l->items[l->count++] = (char *)value;
+                if (eq || i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)) break;
+                value = argv[++i];
+            }
+            continue;
+        }
         dk_field tmp = {opt->name, opt->type, 0, NULL};
         if (dk_field_parse(&tmp, opt->dst, value)) {
             fprintf(stderr, "dokja: %s\n", dk_error());
@@ -110,6 +127,13 @@ int dk_cli_parse(dk_cli *cli, int argc, char **argv)
         }
     }
     return -1;
+}
+
+void dk_strlist_free(dk_strlist *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
 }
 
 int dk_cli_apply(dk_cli *cli)

@@ -3,18 +3,30 @@
 #ifndef DK_CLI_H
 #define DK_CLI_H
 
+#include <stdbool.h>
+
 #include "dokja/json.h"
 
 /* Exit codes (DESIGN.md): 0 success, 1 user error, 2 usage. */
 enum { DK_EXIT_OK = 0, DK_EXIT_ERROR = 1, DK_EXIT_USAGE = 2 };
 
-/* An option of a verb. DK_FIELD_BOOL options take no value. */
+/* The values of a `many` option, pointing into argv. */
+typedef struct {
+    char **items;
+    int count;
+} dk_strlist;
+void dk_strlist_free(dk_strlist *l);
+
+/* An option of a verb. DK_FIELD_BOOL options take no value. A `many` option
+ * (type DK_FIELD_STRING, dst a dk_strlist) may be repeated and takes every
+ * value up to the next "--" option: "--input a b --input c". */
 typedef struct {
     const char *name; /* "data" for --data */
     dk_field_type type;
     void *dst;
     const char *metavar;
     const char *help;
+    bool many;
 } dk_opt;
 
 /* A field table whose keys are also flags (dashes for underscores). Their

@@ -38,21 +38,29 @@ bool dk_model_config_equal(const dk_model_config *a, const dk_model_config *b);
 /* A config.json object as HF writes it for LlamaForCausalLM. */
 cJSON *dk_model_config_to_json(const dk_model_config *c);
 
-/* Parameters, gradients and optimizer moments share this layout. Per-layer
- * tensors of one kind are stacked: wq holds L matrices of (NH*HD, C). */
+/* One block's parameters. */
 typedef struct {
-    float *embed;   /* (V, C) */
-    float *ln1;     /* (L, C) input_layernorm */
-    float *wq;      /* (L, NH*HD, C) */
-    float *wk;      /* (L, NKV*HD, C) */
-    float *wv;      /* (L, NKV*HD, C) */
-    float *wo;      /* (L, C, NH*HD) */
-    float *ln2;     /* (L, C) post_attention_layernorm */
-    float *wgate;   /* (L, I, C) */
-    float *wup;     /* (L, I, C) */
-    float *wdown;   /* (L, C, I) */
-    float *norm;    /* (C) */
-    float *lm_head; /* (V, C); the same memory as embed when tied */
+    float *ln1;   /* (C) input_layernorm */
+    float *wq;    /* (NH*HD, C) */
+    float *wk;    /* (NKV*HD, C) */
+    float *wv;    /* (NKV*HD, C) */
+    float *wo;    /* (C, NH*HD) */
+    float *ln2;   /* (C) post_attention_layernorm */
+    float *wgate; /* (I, C) */
+    float *wup;   /* (I, C) */
+    float *wdown; /* (C, I) */
+} dk_layer_params;
+
+/* Parameters, gradients and optimizer moments share this layout, layer-major:
+ * embed, layer 0 (its members in the order above), layer 1, ..., norm,
+ * lm_head. Each layer is one contiguous range, so the backward pass finishes
+ * the gradients of whole ranges from the top down (data-parallel training
+ * sends each range as soon as it is done). */
+typedef struct {
+    float *embed;            /* (V, C) */
+    dk_layer_params *layers; /* (L) */
+    float *norm;             /* (C) */
+    float *lm_head;          /* (V, C); the same memory as embed when tied */
 } dk_params;
 
 /* One named tensor of the block, as HF names it. */
@@ -130,8 +138,11 @@ typedef struct {
 /* Allocates a model with zeroed parameters for a validated config. */
 int dk_model_create(dk_model *m, const dk_model_config *cfg);
 void dk_model_free(dk_model *m);
-/* Points a dk_params struct at a block with this model's layout. */
-void dk_model_bind(const dk_model *m, float *block, dk_params *p);
+/* Points a dk_params struct at a block with this model's layout (allocating
+ * p->layers; dk_model_free releases those of params and grads). */
+int dk_model_bind(const dk_model *m, float *block, dk_params *p);
+/* The range [*lo, *hi) of the block (in floats) that holds layer l. */
+void dk_model_layer_range(const dk_model *m, int l, size_t *lo, size_t *hi);
 
 /* Initialisation scheme "normal-0.02-scaled": matrices ~ N(0, 0.02), the
  * residual output projections ~ N(0, 0.02 / sqrt(2L)), norm weights 1.

@@ -10,28 +10,51 @@
 #include "dokja/layers.h"
 #include "dokja/rng.h"
 
-/* Sizes (in floats) of each member of dk_params, in block order. */
-static void param_sizes(const dk_model_config *c, size_t sizes[12])
+/* Sizes (in floats) of the members of one dk_layer_params, in block order. */
+static void layer_sizes(const dk_model_config *c, size_t sizes[9])
 {
-    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, L = (size_t)c->num_hidden_layers,
-           V = (size_t)c->vocab_size, HD = C / (size_t)c->num_attention_heads, qd = HD * (size_t)c->num_attention_heads,
-           kvd = HD * (size_t)c->num_key_value_heads;
-    size_t s[12] = {V * C, L * C, L * qd * C, L * kvd * C, L * kvd * C, L * C * qd, L * C, L * I * C, L * I * C, L * C * I, C,
-                    c->tie_word_embeddings ? 0 : V * C};
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, HD = C / (size_t)c->num_attention_heads,
+           qd = HD * (size_t)c->num_attention_heads, kvd = HD * (size_t)c->num_key_value_heads;
+    size_t s[9] = {C, qd * C, kvd * C, kvd * C, C * qd, C, I * C, I * C, C * I};
     memcpy(sizes, s, sizeof s);
 }
 
-void dk_model_bind(const dk_model *m, float *block, dk_params *p)
+static size_t layer_size(const dk_model_config *c)
 {
-    size_t sizes[12];
-    param_sizes(&m->cfg, sizes);
-    float **ptrs[12] = {&p->embed, &p->ln1,   &p->wq,    &p->wk,    &p->wv,   &p->wo,
-                        &p->ln2,   &p->wgate, &p->wup,   &p->wdown, &p->norm, &p->lm_head};
-    for (int i = 0; i < 12; i++) {
-        *ptrs[i] = block;
-        block += sizes[i];
+    size_t sizes[9], n = 0;
+    layer_sizes(c, sizes);
+    for (int i = 0; i < 9; i++) n += sizes[i];
+    return n;
+}
+
+int dk_model_bind(const dk_model *m, float *block, dk_params *p)
+{
+    const dk_model_config *c = &m->cfg;
+    size_t sizes[9], V = (size_t)c->vocab_size, C = (size_t)c->hidden_size;
+    layer_sizes(c, sizes);
+    p->layers = dk_calloc((size_t)c->num_hidden_layers, sizeof *p->layers);
+    if (!p->layers) return -1;
+    p->embed = block;
+    block += V * C;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        dk_layer_params *lp = &p->layers[l];
+        float **ptrs[9] = {&lp->ln1, &lp->wq, &lp->wk, &lp->wv, &lp->wo, &lp->ln2, &lp->wgate, &lp->wup, &lp->wdown};
+        for (int i = 0; i < 9; i++) {
+            *ptrs[i] = block;
+            block += sizes[i];
+        }
     }
-    if (m->cfg.tie_word_embeddings) p->lm_head = p->embed;
+    p->norm = block;
+    block += C;
+    p->lm_head = c->tie_word_embeddings ? p->embed : block;
+    return 0;
+}
+
+void dk_model_layer_range(const dk_model *m, int l, size_t *lo, size_t *hi)
+{
+    size_t first = (size_t)m->cfg.vocab_size * (size_t)m->cfg.hidden_size, n = layer_size(&m->cfg);
+    *lo = first + (size_t)l * n;
+    *hi = *lo + n;
 }
 
 static void add_tensor(dk_model *m, const float *base, const float *at, int ndim, int64_t d0, int64_t d1, bool decay,
@@ -56,33 +79,31 @@ int dk_model_create(dk_model *m, const dk_model_config *cfg)
     int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size;
     int HD = C / c->num_attention_heads, qd = HD * c->num_attention_heads, kvd = HD * c->num_key_value_heads;
     m->head_dim = HD;
-    size_t sizes[12];
-    param_sizes(c, sizes);
-    for (int i = 0; i < 12; i++) m->nparams += sizes[i];
+    m->nparams = (size_t)V * C * (c->tie_word_embeddings ? 1 : 2) + (size_t)L * layer_size(c) + (size_t)C;
     m->param_block = dk_calloc(m->nparams, sizeof(float));
     m->tensors = dk_calloc((size_t)(9 * L + 3), sizeof *m->tensors);
     m->rope_cos = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
     m->rope_sin = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
-    if (!m->param_block || !m->tensors || !m->rope_cos || !m->rope_sin) {
+    if (!m->param_block || !m->tensors || !m->rope_cos || !m->rope_sin || dk_model_bind(m, m->param_block, &m->params)) {
         dk_model_free(m);
         return -1;
     }
-    dk_model_bind(m, m->param_block, &m->params);
     dk_rope_tables(m->rope_cos, m->rope_sin, c->max_position_embeddings, HD, c->rope_theta);
 
     const dk_params *p = &m->params;
     const float *b = m->param_block;
     add_tensor(m, b, p->embed, 2, V, C, true, false, "model.embed_tokens.weight", 0);
     for (int l = 0; l < L; l++) {
-        add_tensor(m, b, p->ln1 + (size_t)l * C, 1, C, 0, false, false, "model.layers.%d.input_layernorm.weight", l);
-        add_tensor(m, b, p->wq + (size_t)l * qd * C, 2, qd, C, true, false, "model.layers.%d.self_attn.q_proj.weight", l);
-        add_tensor(m, b, p->wk + (size_t)l * kvd * C, 2, kvd, C, true, false, "model.layers.%d.self_attn.k_proj.weight", l);
-        add_tensor(m, b, p->wv + (size_t)l * kvd * C, 2, kvd, C, true, false, "model.layers.%d.self_attn.v_proj.weight", l);
-        add_tensor(m, b, p->wo + (size_t)l * C * qd, 2, C, qd, true, true, "model.layers.%d.self_attn.o_proj.weight", l);
-        add_tensor(m, b, p->ln2 + (size_t)l * C, 1, C, 0, false, false, "model.layers.%d.post_attention_layernorm.weight", l);
-        add_tensor(m, b, p->wgate + (size_t)l * I * C, 2, I, C, true, false, "model.layers.%d.mlp.gate_proj.weight", l);
-        add_tensor(m, b, p->wup + (size_t)l * I * C, 2, I, C, true, false, "model.layers.%d.mlp.up_proj.weight", l);
-        add_tensor(m, b, p->wdown + (size_t)l * C * I, 2, C, I, true, true, "model.layers.%d.mlp.down_proj.weight", l);
+        const dk_layer_params *lp = &p->layers[l];
+        add_tensor(m, b, lp->ln1, 1, C, 0, false, false, "model.layers.%d.input_layernorm.weight", l);
+        add_tensor(m, b, lp->wq, 2, qd, C, true, false, "model.layers.%d.self_attn.q_proj.weight", l);
+        add_tensor(m, b, lp->wk, 2, kvd, C, true, false, "model.layers.%d.self_attn.k_proj.weight", l);
+        add_tensor(m, b, lp->wv, 2, kvd, C, true, false, "model.layers.%d.self_attn.v_proj.weight", l);
+        add_tensor(m, b, lp->wo, 2, C, qd, true, true, "model.layers.%d.self_attn.o_proj.weight", l);
+        add_tensor(m, b, lp->ln2, 1, C, 0, false, false, "model.layers.%d.post_attention_layernorm.weight", l);
+        add_tensor(m, b, lp->wgate, 2, I, C, true, false, "model.layers.%d.mlp.gate_proj.weight", l);
+        add_tensor(m, b, lp->wup, 2, I, C, true, false, "model.layers.%d.mlp.up_proj.weight", l);
+        add_tensor(m, b, lp->wdown, 2, C, I, true, true, "model.layers.%d.mlp.down_proj.weight", l);
     }
     add_tensor(m, b, p->norm, 1, C, 0, false, false, "model.norm.weight", 0);
     if (!c->tie_word_embeddings) add_tensor(m, b, p->lm_head, 2, V, C, true, false, "lm_head.weight", 0);
@@ -93,6 +114,8 @@ void dk_model_free(dk_model *m)
 {
     free(m->param_block);
     free(m->grad_block);
+    free(m->params.layers);
+    free(m->grads.layers);
     free(m->tensors);
     free(m->rope_cos);
     free(m->rope_sin);
@@ -213,8 +236,7 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
     }
     if (!m->grad_block) {
         m->grad_block = dk_calloc(m->nparams, sizeof(float));
-        if (!m->grad_block) return -1;
-        dk_model_bind(m, m->grad_block, &m->grads);
+        if (!m->grad_block || dk_model_bind(m, m->grad_block, &m->grads)) return -1;
     }
     return 0;
 }

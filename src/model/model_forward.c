@@ -21,6 +21,7 @@ void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
 
     dk_embedding_forward(RESID(a, 0, NC), a->tokens, p->embed, N, C);
     for (int l = 0; l < L; l++) {
+        const dk_layer_params *lp = &p->layers[l];
         float *x = RESID(a, l, NC), *xout = RESID(a, l + 1, NC);
         float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = LAYER(a, q, l, Nq);
         float *k = a->k + (size_t)l * B * S * kvd, *v = a->v + (size_t)l * B * S * kvd;
@@ -31,21 +32,21 @@ void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
          * inference; pos0 = 0 and S = T in training, so rows are contiguous). */
         float *knew = k + (size_t)pos0 * kvd, *vnew = v + (size_t)pos0 * kvd;
 
-        dk_rmsnorm_forward(ln1, ln1_rstd, x, p->ln1 + (size_t)l * C, N, C, eps);
-        dk_matmul_forward(q, ln1, p->wq + (size_t)l * qd * C, N, C, qd);
-        dk_matmul_forward(knew, ln1, p->wk + (size_t)l * kvd * C, N, C, kvd);
-        dk_matmul_forward(vnew, ln1, p->wv + (size_t)l * kvd * C, N, C, kvd);
+        dk_rmsnorm_forward(ln1, ln1_rstd, x, lp->ln1, N, C, eps);
+        dk_matmul_forward(q, ln1, lp->wq, N, C, qd);
+        dk_matmul_forward(knew, ln1, lp->wk, N, C, kvd);
+        dk_matmul_forward(vnew, ln1, lp->wv, N, C, kvd);
         dk_rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0);
         dk_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0);
         dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, NH, NKV, HD);
-        dk_matmul_forward(res_mid, atty, p->wo + (size_t)l * C * qd, N, qd, C);
+        dk_matmul_forward(res_mid, atty, lp->wo, N, qd, C);
         dk_residual_forward(res_mid, res_mid, x, (long)NC);
 
-        dk_rmsnorm_forward(ln2, ln2_rstd, res_mid, p->ln2 + (size_t)l * C, N, C, eps);
-        dk_matmul_forward(gate, ln2, p->wgate + (size_t)l * I * C, N, C, I);
-        dk_matmul_forward(up, ln2, p->wup + (size_t)l * I * C, N, C, I);
+        dk_rmsnorm_forward(ln2, ln2_rstd, res_mid, lp->ln2, N, C, eps);
+        dk_matmul_forward(gate, ln2, lp->wgate, N, C, I);
+        dk_matmul_forward(up, ln2, lp->wup, N, C, I);
         dk_swiglu_forward(hmlp, gate, up, (long)NI);
-        dk_matmul_forward(xout, hmlp, p->wdown + (size_t)l * C * I, N, I, C);
+        dk_matmul_forward(xout, hmlp, lp->wdown, N, I, C);
         dk_residual_forward(xout, xout, res_mid, (long)NC);
     }
     dk_rmsnorm_forward(a->lnf, a->lnf_rstd, RESID(a, L, NC), p->norm, N, C, eps);
@@ -83,6 +84,7 @@ void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
     dk_rmsnorm_backward(d->dres, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
 
     for (int l = L - 1; l >= 0; l--) {
+        const dk_layer_params *lp = &p->layers[l], *lg = &g->layers[l];
         float *x = RESID(a, l, NC), *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N);
         float *q = LAYER(a, q, l, Nq), *k = a->k + (size_t)l * N * kvd, *v = a->v + (size_t)l * N * kvd;
         float *att = LAYER(a, att, l, (size_t)B * NH * T * T), *atty = LAYER(a, atty, l, Nq);
@@ -90,21 +92,21 @@ void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
         float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
 
         /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
-        dk_matmul_backward(d->dh, g->wdown + (size_t)l * C * I, d->dres, hmlp, p->wdown + (size_t)l * C * I, N, I, C, false);
+        dk_matmul_backward(d->dh, lg->wdown, d->dres, hmlp, lp->wdown, N, I, C, false);
         dk_swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (long)NI);
-        dk_matmul_backward(d->dln, g->wgate + (size_t)l * I * C, d->dgate, ln2, p->wgate + (size_t)l * I * C, N, C, I, false);
-        dk_matmul_backward(d->dln, g->wup + (size_t)l * I * C, d->dup, ln2, p->wup + (size_t)l * I * C, N, C, I, true);
-        dk_rmsnorm_backward(d->dres, g->ln2 + (size_t)l * C, d->dln, res_mid, p->ln2 + (size_t)l * C, ln2_rstd, N, C);
+        dk_matmul_backward(d->dln, lg->wgate, d->dgate, ln2, lp->wgate, N, C, I, false);
+        dk_matmul_backward(d->dln, lg->wup, d->dup, ln2, lp->wup, N, C, I, true);
+        dk_rmsnorm_backward(d->dres, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);
 
         /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
-        dk_matmul_backward(d->datty, g->wo + (size_t)l * C * qd, d->dres, atty, p->wo + (size_t)l * C * qd, N, qd, C, false);
+        dk_matmul_backward(d->datty, lg->wo, d->dres, atty, lp->wo, N, qd, C, false);
         dk_attention_backward(d->dq, d->dk, d->dv, d->datt, d->datty, att, q, k, v, B, T, NH, NKV, HD);
         dk_rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD);
         dk_rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD);
-        dk_matmul_backward(d->dln, g->wq + (size_t)l * qd * C, d->dq, ln1, p->wq + (size_t)l * qd * C, N, C, qd, false);
-        dk_matmul_backward(d->dln, g->wk + (size_t)l * kvd * C, d->dk, ln1, p->wk + (size_t)l * kvd * C, N, C, kvd, true);
-        dk_matmul_backward(d->dln, g->wv + (size_t)l * kvd * C, d->dv, ln1, p->wv + (size_t)l * kvd * C, N, C, kvd, true);
-        dk_rmsnorm_backward(d->dres, g->ln1 + (size_t)l * C, d->dln, x, p->ln1 + (size_t)l * C, ln1_rstd, N, C);
+        dk_matmul_backward(d->dln, lg->wq, d->dq, ln1, lp->wq, N, C, qd, false);
+        dk_matmul_backward(d->dln, lg->wk, d->dk, ln1, lp->wk, N, C, kvd, true);
+        dk_matmul_backward(d->dln, lg->wv, d->dv, ln1, lp->wv, N, C, kvd, true);
+        dk_rmsnorm_backward(d->dres, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
     }
     dk_embedding_backward(g->embed, d->dres, a->tokens, N, C);
 }

@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev libcjson-dev libssl-dev libcmocka-dev
   python3-torch python3-numpy
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

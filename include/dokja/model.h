@@ -133,6 +133,12 @@ typedef struct {
     float *rope_sin;
     dk_acts acts;
     dk_grad_acts gacts;
+    /* When set, dk_model_backward calls it as soon as the gradients of a
+     * range [lo, hi) of the block are final: norm and lm_head, then each
+     * layer from the top, then the embedding (data-parallel training starts
+     * sending them while the rest is computed). */
+    void (*grads_done)(void *user, size_t lo, size_t hi);
+    void *grads_done_user;
 } dk_model;
 
 /* Allocates a model with zeroed parameters for a validated config. */

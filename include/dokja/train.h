@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "json.h"
+#include "dist.h"
 #include "model.h"
 #include "rng.h"
 
@@ -40,28 +41,42 @@ int dk_train_config_file_load(const char *path, dk_model_config *mc, dk_train_co
 double dk_lr_at(const dk_train_config *c, int64_t step);
 
 /* AdamW as torch.optim.AdamW: decoupled decay p -= lr*wd*p, bias-corrected
- * moments, eps added after the square root. Moments share the model layout. */
+ * moments, eps added after the square root. The moments cover the range
+ * [lo, hi) of the parameter block: all of it, or this rank's shard when the
+ * optimizer is sharded across data-parallel ranks (ZeRO-1). */
 typedef struct {
     float *m;
     float *v;
-    size_t n;
+    size_t n;      /* floats in the whole parameter block */
+    size_t lo, hi; /* the range whose moments this process holds */
+    const dk_dist *dist; /* NULL or a world of one: not sharded */
+    dk_reducer *reducer; /* set when sharded across several ranks */
+    const float *grads_base; /* the gradient block being reduced */
 } dk_adamw;
 
 int dk_adamw_create(dk_adamw *o, size_t n);
+/* Moments for this rank's shard only; gradients are reduced across ranks. */
+int dk_adamw_create_sharded(dk_adamw *o, size_t n, const dk_dist *d);
 void dk_adamw_free(dk_adamw *o);
-/* t is the 1-based step number used for bias correction; gradients are
- * multiplied by grad_scale first (the clipping factor, 1 when not clipped). */
+/* Updates the parameters in [o->lo, o->hi). t is the 1-based step number used
+ * for bias correction; gradients are multiplied by grad_scale first (the
+ * clipping factor, 1 when not clipped). */
 void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr, float grad_scale);
 
-/* Global L2 norm of the gradients, summed in fixed chunks (deterministic). */
+/* Global L2 norm of the gradients, and the sum of squares it is the root of,
+ * summed in fixed chunks (deterministic). */
 double dk_grad_norm(const float *g, size_t n);
+double dk_grad_sumsq(const float *g, size_t n);
 
 /* Fills acts.tokens and acts.targets (B, T) with the next micro-batch. */
 typedef void (*dk_batch_fn)(dk_model *m, void *user);
 
 /* One optimizer step at 0-based `step`: grad_accum micro-batches of forward
  * and backward, global-norm clipping, AdamW. Returns the mean loss and sets
- * *grad_norm (before clipping); fails when either is not finite. */
+ * *grad_norm (before clipping); fails when either is not finite. With a
+ * sharded optimizer every rank calls it on its own part of the batch: the
+ * loss is the mean over all ranks' targets, gradients are reduce-scattered
+ * during the last backward, and the updated weights all-gathered. */
 int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t step, dk_batch_fn fill, void *user,
                   double *loss, double *grad_norm);
 
@@ -98,6 +113,7 @@ typedef struct {
     const char *init_from; /* model directory to continue from, or NULL */
     bool resume;
     int threads;
+    const dk_dist *dist; /* NULL: a single process */
     dk_model_config model;
     dk_train_config train;
 } dk_train_job;

@@ -17,6 +17,8 @@ int cmd_train(int argc, char **argv)
     char *config = NULL, *data = NULL, *out = NULL, *init_from = NULL;
     bool resume = false;
     int threads = 0;
+    double dist_timeout = 600;
+    dk_dist dist = {.size = 1};
     dk_model_config_default(&job.model);
     job.model.vocab_size = 0; /* 0: taken from the shards' header */
     dk_train_config_default(&job.train);
@@ -26,7 +28,8 @@ int cmd_train(int argc, char **argv)
         {"config", DK_FIELD_STRING, &config, "FILE", "JSON with HF config.json model keys and training keys"},
         {"resume", DK_FIELD_BOOL, &resume, NULL, "continue from the newest complete checkpoint in RUN"},
         {"init-from", DK_FIELD_STRING, &init_from, "DIR", "start from this model directory's weights"},
-        {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
+        {"threads", DK_FIELD_INT, &threads, "N", "threads per process (default: all cores)"},
+        {"dist-timeout", DK_FIELD_DOUBLE, &dist_timeout, "S", "under mpirun: seconds to wait for the other ranks (default 600)"},
         {0},
     };
     const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &job.model},
@@ -34,7 +37,8 @@ int cmd_train(int argc, char **argv)
     dk_cli cli = {.usage = "dokja train --data DIR --out RUN [--config FILE.json] [options]",
                   .summary = "Pretrains a Llama model on token shards, on CPU and deterministically: the same seed, data and\n"
                              "thread count give bit-identical weights, also across --resume. Writes RUN/log.jsonl,\n"
-                             "RUN/ckpt/step-N/ and the final HF model directory RUN/model/.",
+                             "RUN/ckpt/step-N/ and the final HF model directory RUN/model/. Under mpirun (or srun)\n"
+                             "each rank trains on its slice of every batch (docs/distributed.md).",
                   .opts = opts,
                   .groups = groups,
                   .ngroups = 2};
@@ -77,8 +81,15 @@ int cmd_train(int argc, char **argv)
     job.init_from = init_from;
     job.resume = resume;
     job.threads = threads;
+    if (!(dist_timeout > 0) || dk_dist_init(&dist, dist_timeout)) {
+        if (!(dist_timeout > 0)) dk_fail("--dist-timeout must be positive");
+        rc = dk_cli_error();
+        goto done;
+    }
+    job.dist = &dist;
     rc = dk_train(&job) ? dk_cli_error() : DK_EXIT_OK;
 done:
+    dk_dist_finalize(&dist);
     dk_train_config_free(&job.train);
     free(config);
     free(data);

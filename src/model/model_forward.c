@@ -77,11 +77,13 @@ void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
 
     int counted = 0;
     for (int i = 0; i < N; i++) counted += a->targets[i] >= 0;
-    if (!counted) return;
-    dk_crossentropy_backward(a->logits, a->lse, a->targets, N, V, loss_scale / (float)counted);
+    /* With no counted target every gradient is zero, but the pass still runs
+     * so that data-parallel ranks take part in every reduction. */
+    dk_crossentropy_backward(a->logits, a->lse, a->targets, N, V, counted ? loss_scale / (float)counted : 0.0f);
     dk_matmul_backward(d->dln, g->lm_head, a->logits, a->lnf, p->lm_head, N, C, V, false);
     memset(d->dres, 0, NC * sizeof(float));
     dk_rmsnorm_backward(d->dres, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
+    if (m->grads_done) m->grads_done(m->grads_done_user, (size_t)(g->norm - m->grad_block), m->nparams);
 
     for (int l = L - 1; l >= 0; l--) {
         const dk_layer_params *lp = &p->layers[l], *lg = &g->layers[l];
@@ -107,6 +109,12 @@ void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
         dk_matmul_backward(d->dln, lg->wk, d->dk, ln1, lp->wk, N, C, kvd, true);
         dk_matmul_backward(d->dln, lg->wv, d->dv, ln1, lp->wv, N, C, kvd, true);
         dk_rmsnorm_backward(d->dres, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
+        if (m->grads_done) {
+            size_t lo, hi;
+            dk_model_layer_range(m, l, &lo, &hi);
+            m->grads_done(m->grads_done_user, lo, hi);
+        }
     }
     dk_embedding_backward(g->embed, d->dres, a->tokens, N, C);
+    if (m->grads_done) m->grads_done(m->grads_done_user, 0, (size_t)V * C);
 }

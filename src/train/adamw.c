@@ -5,12 +5,30 @@
 #include "dokja/error.h"
 #include "dokja/train.h"
 
-int dk_adamw_create(dk_adamw *o, size_t n)
+static int create_range(dk_adamw *o, size_t n, size_t lo, size_t hi)
 {
+    memset(o, 0, sizeof *o);
     o->n = n;
-    o->m = dk_calloc(n, sizeof(float));
-    o->v = dk_calloc(n, sizeof(float));
+    o->lo = lo;
+    o->hi = hi;
+    o->m = dk_calloc(hi - lo, sizeof(float));
+    o->v = dk_calloc(hi - lo, sizeof(float));
     if (!o->m || !o->v) {
+        dk_adamw_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+int dk_adamw_create(dk_adamw *o, size_t n) { return create_range(o, n, 0, n); }
+
+int dk_adamw_create_sharded(dk_adamw *o, size_t n, const dk_dist *d)
+{
+    size_t lo, hi;
+    dk_dist_shard(d, d->rank, n, &lo, &hi);
+    if (create_range(o, n, lo, hi)) return -1;
+    o->dist = d;
+    if (d->size > 1 && dk_reducer_create(&o->reducer, d, n)) {
         dk_adamw_free(o);
         return -1;
     }
@@ -21,6 +39,7 @@ void dk_adamw_free(dk_adamw *o)
 {
     free(o->m);
     free(o->v);
+    dk_reducer_free(o->reducer);
     memset(o, 0, sizeof *o);
 }
 
@@ -32,10 +51,12 @@ void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     for (int ti = 0; ti < model->ntensors; ti++) {
         const dk_param_tensor *tt = &model->tensors[ti];
-        float *p = model->param_block + tt->offset, *g = model->grad_block + tt->offset;
-        float *m = o->m + tt->offset, *v = o->v + tt->offset;
+        /* the part of this tensor inside [lo, hi) */
+        size_t a = tt->offset > o->lo ? tt->offset : o->lo, z = tt->offset + tt->numel < o->hi ? tt->offset + tt->numel : o->hi;
+        if (a >= z) continue;
+        float *p = model->param_block + a, *g = model->grad_block + a, *m = o->m + (a - o->lo), *v = o->v + (a - o->lo);
         float decay = tt->decay ? 1.0f - lr * (float)c->weight_decay : 1.0f;
-        long n = (long)tt->numel;
+        long n = (long)(z - a);
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
             float gi = g[i] * grad_scale; /* clipping, fused: one pass over the gradients */
@@ -50,7 +71,9 @@ void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64
 
 #define NORM_CHUNK 65536
 
-double dk_grad_norm(const float *g, size_t n)
+double dk_grad_norm(const float *g, size_t n) { return sqrt(dk_grad_sumsq(g, n)); }
+
+double dk_grad_sumsq(const float *g, size_t n)
 {
     long nchunks = (long)((n + NORM_CHUNK - 1) / NORM_CHUNK);
     double *partial = calloc((size_t)nchunks + 1, sizeof(double));
@@ -64,5 +87,5 @@ double dk_grad_norm(const float *g, size_t n)
     double total = 0.0;
     for (long ch = 0; ch < nchunks; ch++) total += partial[ch];
     free(partial);
-    return sqrt(total);
+    return total;
 }

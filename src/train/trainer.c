@@ -18,6 +18,10 @@
 typedef struct {
     const dk_train_job *job;
     const dk_train_config *tc;
+    const dk_dist *dist; /* the job's world, or `alone` */
+    dk_dist alone;
+    bool lead;           /* rank 0: writes logs, checkpoints and the model */
+    int B;               /* this rank's sequences per micro-batch */
     dk_model model;
     dk_adamw opt;
     dk_loader train, val;
@@ -78,10 +82,12 @@ static int open_log(trainer *t)
     return rc;
 }
 
+/* This rank's slice of the global batch that starts at sample `first`. */
 static void fill_batch(trainer *t, dk_loader *l, int64_t first)
 {
-    int B = t->tc->batch_size, T = t->tc->seq_len;
-    for (int b = 0; b < B; b++)
+    int T = t->tc->seq_len;
+    first += (int64_t)t->dist->rank * t->B;
+    for (int b = 0; b < t->B; b++)
         dk_loader_sample(l, first + b, t->model.acts.tokens + (size_t)b * T, t->model.acts.targets + (size_t)b * T);
 }
 
@@ -94,28 +100,6 @@ static void fill_train_batch(dk_model *m, void *user)
     t->state.samples += t->tc->batch_size;
 }
 
-int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t step, dk_batch_fn fill, void *user,
-                  double *loss, double *grad_norm)
-{
-    int B = c->batch_size, T = c->seq_len;
-    dk_model_zero_grad(m);
-    double sum = 0;
-    for (int micro = 0; micro < c->grad_accum; micro++) {
-        fill(m, user);
-        sum += dk_model_forward(m, B, T) / c->grad_accum;
-        dk_model_backward(m, B, T, 1.0f / (float)c->grad_accum);
-    }
-    double norm = dk_grad_norm(m->grad_block, m->nparams);
-    *loss = sum;
-    *grad_norm = norm;
-    if (!isfinite(sum) || !isfinite(norm))
-        return dk_fail("step %lld: the loss or gradient is not finite (loss %g, grad norm %g); lower the learning rate",
-                       (long long)step + 1, sum, norm);
-    float scale = c->grad_clip > 0 && norm > c->grad_clip ? (float)(c->grad_clip / (norm + 1e-6)) : 1.0f;
-    dk_adamw_step(o, m, c, step + 1, (float)dk_lr_at(c, step), scale);
-    return 0;
-}
-
 static double validation_loss(trainer *t)
 {
     int B = t->tc->batch_size, T = t->tc->seq_len;
@@ -125,16 +109,97 @@ static double validation_loss(trainer *t)
     double sum = 0;
     for (int i = 0; i < batches; i++) {
         fill_batch(t, &t->val, (int64_t)i * B);
-        sum += dk_model_forward(&t->model, B, T);
+        double mean = dk_model_forward(&t->model, t->B, T);
+        if (dk_dist_mean(t->dist, mean, 1.0, &mean, NULL)) dk_dist_abort(t->dist, dk_error());
+        sum += mean;
     }
     return sum / batches;
+}
+
+/* Checkpoints hold the whole optimizer state: a sharded one is gathered on
+ * rank 0 for writing, and every rank reads the whole and keeps its shard,
+ * so a run can resume on any number of ranks. */
+static int save_checkpoint(trainer *t, const dk_model_dir_info *info)
+{
+    dk_adamw *o = &t->opt, whole = {.n = o->n, .lo = 0, .hi = o->n};
+    int rc = 0;
+    if (t->dist->size > 1) {
+        if (t->lead) {
+            whole.m = dk_malloc(sizeof(float) * o->n);
+            whole.v = dk_malloc(sizeof(float) * o->n);
+            if (!whole.m || !whole.v) dk_dist_abort(t->dist, dk_error());
+        }
+        if (dk_dist_gather_shard(t->dist, o->m, whole.m, o->n) || dk_dist_gather_shard(t->dist, o->v, whole.v, o->n))
+            dk_dist_abort(t->dist, dk_error());
+    }
+    if (t->lead) rc = dk_checkpoint_save(t->job->out_dir, &t->model, t->dist->size > 1 ? &whole : o, &t->state, info);
+    if (t->dist->size > 1) {
+        free(whole.m);
+        free(whole.v);
+        /* Everyone stops together when rank 0 could not write. */
+        int ok = rc == 0;
+        if (dk_dist_bcast(t->dist, &ok, sizeof ok)) dk_dist_abort(t->dist, dk_error());
+        if (!ok && !t->lead) rc = dk_fail("rank 0 could not write the checkpoint");
+    }
+    return rc;
+}
+
+static int load_checkpoint(trainer *t, const char *dir)
+{
+    dk_adamw whole;
+    if (t->dist->size == 1) return dk_checkpoint_load(dir, &t->model, &t->opt, &t->state);
+    if (dk_adamw_create(&whole, t->opt.n)) return -1;
+    int rc = dk_checkpoint_load(dir, &t->model, &whole, &t->state);
+    if (!rc) {
+        memcpy(t->opt.m, whole.m + t->opt.lo, sizeof(float) * (t->opt.hi - t->opt.lo));
+        memcpy(t->opt.v, whole.v + t->opt.lo, sizeof(float) * (t->opt.hi - t->opt.lo));
+    }
+    dk_adamw_free(&whole);
+    return rc;
+}
+
+/* Every rank must run the same configuration on the same data from the same
+ * checkpoint: each compares a fingerprint of them with rank 0's, and all stop
+ * together when any rank failed to set up. */
+static int agree(trainer *t, int rc)
+{
+    if (t->dist->size == 1) return rc;
+    cJSON *j = dk_model_config_to_json(&t->job->model);
+    dk_fields_to_json(dk_train_config_fields, t->tc, j);
+    cJSON_AddNumberToObject(j, "train_windows", (double)t->train.nwindows);
+    cJSON_AddNumberToObject(j, "val_windows", (double)t->val.nwindows);
+    cJSON_AddNumberToObject(j, "step", (double)t->state.step);
+    cJSON_AddNumberToObject(j, "samples", (double)t->state.samples);
+    char *text = cJSON_PrintUnformatted(j), sha[DK_SHA256_HEX];
+    cJSON_Delete(j);
+    dk_sha256_buf(text, strlen(text), sha);
+    free(text);
+    double mine[2] = {rc == 0, (double)strtoul((char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7], 0}, NULL, 16)};
+    double *all = dk_malloc(sizeof *all * 2 * (size_t)t->dist->size);
+    if (!all || dk_dist_allgather_f64(t->dist, mine, all, 2)) dk_dist_abort(t->dist, dk_error());
+    int failed = -1, differs = -1;
+    for (int r = t->dist->size - 1; r >= 0; r--) {
+        if (all[2 * r] == 0) failed = r;
+        if (all[2 * r + 1] != all[1]) differs = r;
+    }
+    free(all);
+    if (rc) return rc;
+    if (failed >= 0) return dk_fail("rank %d of %d could not start (its message is above)", failed, t->dist->size);
+    if (differs >= 0)
+        return dk_fail("rank %d sees a different configuration, data or checkpoint than rank 0; every rank must be given "
+                       "the same arguments and see the same files",
+                       differs);
+    return 0;
 }
 
 static int setup(trainer *t)
 {
     const dk_train_job *job = t->job;
     const dk_train_config *tc = t->tc;
-    if (dk_mkdirs(job->out_dir)) return -1;
+    if (tc->batch_size % t->dist->size)
+        return dk_fail("\"batch_size\" (%d) must be a multiple of the number of ranks (%d)", tc->batch_size, t->dist->size);
+    t->B = tc->batch_size / t->dist->size;
+    if (t->lead && dk_mkdirs(job->out_dir)) return -1;
     char *model_dir = dk_path_join(job->out_dir, "model");
     char *latest = NULL;
     int rc = model_dir ? dk_checkpoint_latest(job->out_dir, &latest) : -1;
@@ -143,10 +208,10 @@ static int setup(trainer *t)
                      job->out_dir);
     free(model_dir);
     if (!rc) rc = dk_model_create(&t->model, &job->model);
-    if (!rc) rc = dk_adamw_create(&t->opt, t->model.nparams);
+    if (!rc) rc = dk_adamw_create_sharded(&t->opt, t->model.nparams, t->dist);
     if (!rc && job->resume && latest) {
-        rc = dk_checkpoint_load(latest, &t->model, &t->opt, &t->state);
-        if (!rc) fprintf(stderr, "resuming from %s (step %lld)\n", latest, (long long)t->state.step);
+        rc = load_checkpoint(t, latest);
+        if (!rc && t->lead) fprintf(stderr, "resuming from %s (step %lld)\n", latest, (long long)t->state.step);
     } else if (!rc && job->init_from) {
         char *w = dk_path_join(job->init_from, "model.safetensors");
         rc = w ? dk_model_load_weights(&t->model, w) : -1;
@@ -167,7 +232,7 @@ static int setup(trainer *t)
                        (long long)t->train.nwindows, tc->seq_len + 1, tc->batch_size);
     if (dk_loader_open(&t->val, job->data_dir, "val", tc->seq_len, job->model.vocab_size, 0, false)) return -1;
     t->have_val = t->val.nwindows >= tc->batch_size && tc->eval_batches > 0;
-    if (!t->have_val) fprintf(stderr, "note: no validation split large enough for one batch in %s; val_loss is not measured\n", job->data_dir);
+    if (!t->have_val && t->lead) fprintf(stderr, "note: no validation split large enough for one batch in %s; val_loss is not measured\n", job->data_dir);
 
     char *tok = dk_path_join(job->data_dir, "tokenizer.json");
     if (tok && dk_path_exists(tok)) t->tokenizer_path = tok;
@@ -175,9 +240,9 @@ static int setup(trainer *t)
     char *outcopy = strdup(job->out_dir);
     t->run_id = outcopy ? strdup(basename(outcopy)) : NULL;
     free(outcopy);
-    if (dk_model_alloc_acts(&t->model, tc->batch_size, tc->seq_len, tc->seq_len, true)) return -1;
-    if (write_run_config(t) || open_log(t)) return -1;
-    t->peak_flops = dk_sgemm_peak(1024, 0.3);
+    if (dk_model_alloc_acts(&t->model, t->B, tc->seq_len, tc->seq_len, true)) return -1;
+    if (t->lead && (write_run_config(t) || open_log(t))) return -1;
+    t->peak_flops = dk_sgemm_peak(1024, 0.3) * t->dist->size;
     return 0;
 }
 
@@ -199,6 +264,21 @@ static int write_final_model(trainer *t, const dk_model_dir_info *info)
     return rc;
 }
 
+/* One line of log.jsonl and of progress (rank 0 only). */
+static void report_step(trainer *t, dk_progress *prog, int64_t first_step, double loss, double norm, double tok_per_s,
+                        double mfu, double val)
+{
+    fprintf(t->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"tok_per_s\":%.1f,\"mfu\":%.4f",
+            (long long)t->state.step, loss, dk_lr_at(t->tc, t->state.step - 1), norm, tok_per_s, mfu);
+    if (!isnan(val)) fprintf(t->log, ",\"val_loss\":%.6f", val);
+    fprintf(t->log, "}\n");
+    fflush(t->log);
+    char text[128], json[160];
+    snprintf(text, sizeof text, "loss %.4f | %.0f tok/s | mfu %.0f%%", loss, tok_per_s, 100 * mfu);
+    snprintf(json, sizeof json, "\"loss\":%.4f,\"tok_per_s\":%.1f,\"mfu\":%.4f", loss, tok_per_s, mfu);
+    dk_progress_update(prog, t->state.step - first_step, text, json);
+}
+
 static int train_loop(trainer *t)
 {
     const dk_train_config *tc = t->tc;
@@ -217,32 +297,24 @@ static int train_loop(trainer *t)
         double dt = dk_now() - t0;
         double tok_per_s = (double)B * T * tc->grad_accum / dt;
         double mfu = t->peak_flops > 0 ? tok_per_s * flops_per_token / t->peak_flops : 0;
-
         bool last = t->state.step == tc->steps;
         double val = NAN;
         if (t->have_val && (last || (tc->eval_every && t->state.step % tc->eval_every == 0))) val = validation_loss(t);
-        fprintf(t->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"tok_per_s\":%.1f,\"mfu\":%.4f",
-                (long long)t->state.step, loss, dk_lr_at(tc, step), norm, tok_per_s, mfu);
-        if (!isnan(val)) fprintf(t->log, ",\"val_loss\":%.6f", val);
-        fprintf(t->log, "}\n");
-        fflush(t->log);
-
-        char text[128], json[160];
-        snprintf(text, sizeof text, "loss %.4f | %.0f tok/s | mfu %.0f%%", loss, tok_per_s, 100 * mfu);
-        snprintf(json, sizeof json, "\"loss\":%.4f,\"tok_per_s\":%.1f,\"mfu\":%.4f", loss, tok_per_s, mfu);
-        dk_progress_update(&prog, t->state.step - first_step, text, json);
+        if (t->lead) report_step(t, &prog, first_step, loss, norm, tok_per_s, mfu, val);
         if (last || (tc->checkpoint_every && t->state.step % tc->checkpoint_every == 0))
-            if (dk_checkpoint_save(t->job->out_dir, m, &t->opt, &t->state, &info)) return -1;
+            if (save_checkpoint(t, &info)) return -1;
     }
-    dk_progress_finish(&prog);
-    return write_final_model(t, &info);
+    if (t->lead) dk_progress_finish(&prog);
+    return t->lead ? write_final_model(t, &info) : 0;
 }
 
 int dk_train(const dk_train_job *job)
 {
-    trainer t = {.job = job, .tc = &job->train};
+    trainer t = {.job = job, .tc = &job->train, .alone = {.rank = 0, .size = 1}};
+    t.dist = job->dist ? job->dist : &t.alone;
+    t.lead = t.dist->rank == 0;
     dk_set_threads(job->threads);
-    int rc = setup(&t);
+    int rc = agree(&t, setup(&t));
     if (!rc) rc = train_loop(&t);
     if (t.log) fclose(t.log);
     dk_loader_close(&t.train);

@@ -42,6 +42,10 @@ int dk_dist_allgather_shards(const dk_dist *d, float *block, size_t n);
 /* Every rank's shard `mine` of an n-float block gathered into rank 0's `full`. */
 int dk_dist_gather_shard(const dk_dist *d, const float *mine, float *full, size_t n);
 
+/* Bytes per second of a message of `bytes` sent back and forth between
+ * ranks 0 and 1 (the others wait); 0 in a world of one. */
+double dk_dist_pingpong(const dk_dist *d, size_t bytes);
+
 /* Reduce-scatter of a gradient block in buckets, started as buckets finish. */
 typedef struct dk_reducer dk_reducer;
 int dk_reducer_create(dk_reducer **r, const dk_dist *d, size_t n);

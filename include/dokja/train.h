@@ -52,6 +52,7 @@ typedef struct {
     const dk_dist *dist; /* NULL or a world of one: not sharded */
     dk_reducer *reducer; /* set when sharded across several ranks */
     const float *grads_base; /* the gradient block being reduced */
+    double comm_seconds;     /* time spent waiting on gradient and weight exchanges */
 } dk_adamw;
 
 int dk_adamw_create(dk_adamw *o, size_t n);

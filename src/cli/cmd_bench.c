@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dokja/dist.h"
 #include "dokja/error.h"
 #include "dokja/peak.h"
 #include "dokja/progress.h"
@@ -22,28 +23,35 @@ static void random_batch(dk_model *m, void *user)
     }
 }
 
-static int bench_train(dk_model_config *mc, dk_train_config *tc, int steps, int warmup, double peak)
+/* Under mpirun every rank trains on its slice of each batch with a sharded
+ * optimizer, exactly as dokja train does; rank 0 prints the figures. */
+static int bench_train(const dk_dist *d, dk_model_config *mc, dk_train_config *tc, int steps, int warmup, double peak)
 {
     dk_model m;
     dk_adamw o = {0};
     dk_rng r;
-    dk_rng_seed(&r, (uint64_t)tc->seed);
+    dk_rng_seed(&r, (uint64_t)tc->seed + (uint64_t)d->rank);
     tc->steps = warmup + steps;
+    if (tc->batch_size % d->size) return dk_fail("--batch-size must be a multiple of the number of ranks (%d)", d->size);
     if (dk_model_create(&m, mc)) return -1;
     int rc = dk_model_init(&m, (uint64_t)tc->seed);
-    if (!rc) rc = dk_adamw_create(&o, m.nparams);
-    if (!rc) rc = dk_model_alloc_acts(&m, tc->batch_size, tc->seq_len, tc->seq_len, true);
+    if (!rc) rc = dk_adamw_create_sharded(&o, m.nparams, d);
+    if (!rc) rc = dk_model_alloc_acts(&m, tc->batch_size / d->size, tc->seq_len, tc->seq_len, true);
     double t0 = 0, loss, norm;
     for (int s = 0; !rc && s < warmup + steps; s++) {
-        if (s == warmup) t0 = dk_now();
+        if (s == warmup) t0 = dk_now(), o.comm_seconds = 0;
         rc = dk_train_step(&m, &o, tc, s, random_batch, &r, &loss, &norm);
     }
-    if (!rc) {
+    if (!rc && d->rank == 0) {
         double dt = (dk_now() - t0) / steps, tokens = (double)tc->batch_size * tc->seq_len * tc->grad_accum;
         double flops = dk_model_flops_per_token(mc, tc->seq_len) * tokens / dt;
-        printf("{\"impl\":\"dokja\",\"tok_per_s\":%.1f,\"step_s\":%.4f,\"steps\":%d,\"threads\":%d,\"params\":%zu,"
-               "\"flops_per_s\":%.4e,\"peak_flops_per_s\":%.4e,\"peak_fraction\":%.4f}\n",
-               tokens / dt, dt, steps, omp_get_max_threads(), m.nparams, flops, peak, peak > 0 ? flops / peak : 0);
+        /* reduce-scatter out and all-gather in: (N-1)/N of the block each way */
+        double moved = d->size > 1 ? 2.0 * 4.0 * (double)m.nparams * (d->size - 1) / d->size : 0;
+        printf("{\"impl\":\"dokja\",\"ranks\":%d,\"tok_per_s\":%.1f,\"step_s\":%.4f,\"steps\":%d,\"threads\":%d,"
+               "\"params\":%zu,\"flops_per_s\":%.4e,\"peak_flops_per_s\":%.4e,\"peak_fraction\":%.4f,"
+               "\"comm_s_per_step\":%.4f,\"comm_bytes_per_step\":%.4e}\n",
+               d->size, tokens / dt, dt, steps, omp_get_max_threads(), m.nparams, flops, peak, peak > 0 ? flops / peak : 0,
+               o.comm_seconds / steps, moved);
     }
     dk_adamw_free(&o);
     dk_model_free(&m);
@@ -55,6 +63,7 @@ int cmd_bench(int argc, char **argv)
     char *config = NULL;
     int steps = 5, warmup = 2, threads = 0, size = 1024;
     double seconds = 2.0;
+    dk_dist dist = {.size = 1};
     dk_model_config mc;
     dk_train_config tc;
     dk_model_config_default(&mc);
@@ -70,10 +79,12 @@ int cmd_bench(int argc, char **argv)
     };
     const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &mc},
                                    {"training", dk_train_config_fields, &tc}};
-    dk_cli cli = {.usage = "dokja bench (peak | train --config FILE) [options]",
+    dk_cli cli = {.usage = "dokja bench (peak | train --config FILE | comm) [options]",
                   .summary = "peak: the best FLOP/s of cblas_sgemm on this machine.\n"
                              "train: training steps on random tokens; prints tokens/s and the fraction of the sgemm peak\n"
-                             "as one JSON line (bench/train_throughput compares it with PyTorch).",
+                             "as one JSON line (bench/train_throughput compares it with PyTorch); under mpirun, data-\n"
+                             "parallel with the time spent communicating.\n"
+                             "comm: under mpirun -np 2, the bandwidth between two ranks (64 MiB messages).",
                   .opts = opts,
                   .groups = groups,
                   .ngroups = 2};
@@ -81,11 +92,23 @@ int cmd_bench(int argc, char **argv)
     if (rc >= 0) goto done;
     rc = DK_EXIT_USAGE;
     const char *what = cli.npositional == 1 ? cli.positional[0] : "";
-    if ((strcmp(what, "peak") && strcmp(what, "train")) || steps <= 0 || warmup < 0 || size <= 0) {
-        fprintf(stderr, "dokja: bench needs \"peak\" or \"train\" (and positive --steps, --size)\nusage: %s\n", cli.usage);
+    if ((strcmp(what, "peak") && strcmp(what, "train") && strcmp(what, "comm")) || steps <= 0 || warmup < 0 || size <= 0) {
+        fprintf(stderr, "dokja: bench needs \"peak\", \"train\" or \"comm\" (and positive --steps, --size)\nusage: %s\n",
+                cli.usage);
         goto done;
     }
     dk_set_threads(threads);
+    if (dk_dist_init(&dist, 600)) {
+        rc = dk_cli_error();
+        goto done;
+    }
+    if (!strcmp(what, "comm")) {
+        size_t bytes = (size_t)64 << 20;
+        double bw = dk_dist_pingpong(&dist, bytes);
+        if (dist.rank == 0) printf("{\"ranks\":%d,\"message_bytes\":%zu,\"bytes_per_s\":%.4e}\n", dist.size, bytes, bw);
+        rc = dist.size > 1 ? DK_EXIT_OK : (fprintf(stderr, "dokja: bench comm runs under mpirun -np 2\n"), DK_EXIT_USAGE);
+        goto done;
+    }
     double peak = dk_sgemm_peak(size, !strcmp(what, "peak") ? seconds : 0.5);
     if (!strcmp(what, "peak")) {
         printf("{\"sgemm_n\":%d,\"threads\":%d,\"peak_flops_per_s\":%.4e}\n", size, omp_get_max_threads(), peak);
@@ -97,9 +120,11 @@ int cmd_bench(int argc, char **argv)
     if (!bad && (rc = dk_cli_apply(&cli)) >= 0) goto done;
     if (!bad) bad = dk_model_config_validate(&mc, "model configuration") ||
                     dk_train_config_validate(&tc, &mc, "training configuration");
-    if (!bad) bad = bench_train(&mc, &tc, steps, warmup, peak);
+    /* every rank measured its own cores' peak at the same time */
+    if (!bad) bad = bench_train(&dist, &mc, &tc, steps, warmup, peak * dist.size);
     rc = bad ? dk_cli_error() : DK_EXIT_OK;
 done:
+    dk_dist_finalize(&dist);
     dk_train_config_free(&tc);
     free(config);
     return rc;

@@ -158,6 +158,29 @@ int dk_dist_gather_shard(const dk_dist *d, const float *mine, float *full, size_
     return rc;
 }
 
+double dk_dist_pingpong(const dk_dist *d, size_t bytes)
+{
+    if (d->size < 2 || bytes > 0x7fffffff) return 0;
+    char *buf = calloc(bytes, 1);
+    if (!buf) return 0;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = dk_now();
+        if (d->rank == 0) {
+            MPI_Send(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else if (d->rank == 1) {
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+        }
+        double bw = 2.0 * (double)bytes / (dk_now() - t0);
+        if (bw > best) best = bw;
+    }
+    free(buf);
+    return best;
+}
+
 /* One bucket in flight: every rank's piece of my shard lands in recv. */
 typedef struct {
     size_t mine_lo, mine_hi; /* the part of the bucket inside my shard */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "dokja/error.h"
+#include "dokja/progress.h"
 #include "dokja/train.h"
 
 static int counted_targets(const dk_model *m)
@@ -56,7 +57,9 @@ int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t st
         dk_model_backward(m, B, T, (float)(share / c->grad_accum));
         m->grads_done = NULL;
     }
+    double t0 = dk_now();
     if (sharded && dk_reducer_finish(o->reducer, m->grad_block)) dk_dist_abort(o->dist, dk_error());
+    o->comm_seconds += dk_now() - t0;
     double norm = sharded ? sharded_grad_norm(o, m->grad_block) : dk_grad_norm(m->grad_block, m->nparams);
     *loss = sum;
     *grad_norm = norm;
@@ -65,6 +68,8 @@ int dk_train_step(dk_model *m, dk_adamw *o, const dk_train_config *c, int64_t st
                        (long long)step + 1, sum, norm);
     float scale = c->grad_clip > 0 && norm > c->grad_clip ? (float)(c->grad_clip / (norm + 1e-6)) : 1.0f;
     dk_adamw_step(o, m, c, step + 1, (float)dk_lr_at(c, step), scale);
+    t0 = dk_now();
     if (sharded && dk_dist_allgather_shards(o->dist, m->param_block, m->nparams)) dk_dist_abort(o->dist, dk_error());
+    o->comm_seconds += dk_now() - t0;
     return 0;
 }

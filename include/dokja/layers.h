@@ -28,18 +28,22 @@ void dk_matmul_backward(float *dinp, float *dweight, const float *dout, const fl
 /* RoPE "rotate half" tables: cos/sin (P, HD/2) for positions 0..P-1, computed
  * as HF does in float32. */
 void dk_rope_tables(float *cos_t, float *sin_t, int P, int HD, double theta);
-/* x (B, T, H, HD), in place, row t at position pos0 + t. */
-void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0);
+/* x (B, T, H, HD), in place. Token (b, t) sits at position pos[b*T + t],
+ * or pos0 + t when pos is NULL (packed training rows restart positions at
+ * each conversation). */
+void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos);
 /* The inverse rotation, applied in place to the gradient. */
-void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD);
+void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
 
 /* Causal grouped-query attention. q (B, T, NH, HD); k, v (B, S, NKV, HD)
  * with positions 0..pos0+T-1 filled; att (B, NH, T, S); out (B, T, NH, HD).
- * Query t sits at position pos0 + t and sees keys 0..pos0+t. */
+ * Query t sits at position pos0 + t and sees keys seg[b*T + t]..pos0+t:
+ * seg (B, T), when not NULL, is where the query's own sequence starts in a
+ * packed row, so packed sequences never attend to each other. */
 void dk_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S, int pos0,
-                          int NH, int NKV, int HD);
+                          int NH, int NKV, int HD, const int *seg);
 /* Training only (pos0 = 0, S = T). dq, dk, dv are overwritten; scratch is
- * (threads, T, T). */
+ * (threads, T, T). Masked keys have att = 0 and so get no gradient. */
 void dk_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att, const float *q,
                            const float *k, const float *v, int B, int T, int NH, int NKV, int HD);
 

@@ -101,6 +101,11 @@ typedef struct {
     float *losses;   /* (B, T) */
     int *tokens;     /* (B, T) */
     int *targets;    /* (B, T), -1 = no loss */
+    /* Packed rows (several sequences in one row), training only: the position
+     * of each token within its sequence and where its sequence starts in the
+     * row. NULL (the default) means one sequence per row at positions 0..T-1. */
+    int *pos;        /* (B, T) or NULL */
+    int *seg;        /* (B, T) or NULL */
     float *block;
 } dk_acts;
 

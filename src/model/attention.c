@@ -8,7 +8,7 @@
  * the weighted sum of values by sgemm. OpenBLAS runs single-threaded inside
  * our parallel region, so tasks never share a core. */
 void dk_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S, int pos0,
-                          int NH, int NKV, int HD)
+                          int NH, int NKV, int HD, const int *seg)
 {
     int group = NH / NKV, keys = pos0 + T, qs = NH * HD, kvs = NKV * HD;
     float scale = 1.0f / sqrtf((float)HD);
@@ -24,16 +24,18 @@ void dk_attention_forward(float *out, float *att, const float *q, const float *k
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, keys, HD, scale, qb, qs, kb, kvs, 0.0f, a, S);
             for (int t = 0; t < T; t++) {
                 float *row = a + (size_t)t * S;
-                int n = pos0 + t + 1; /* causal: keys 0..pos0+t */
-                float mx = row[0];
-                for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+                /* causal: keys first..pos0+t, first > 0 inside a packed row */
+                int first = seg ? seg[(size_t)b * T + t] : 0, n = pos0 + t + 1;
+                float mx = row[first];
+                for (int j = first + 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
                 float sum = 0.0f;
-                for (int j = 0; j < n; j++) {
+                for (int j = first; j < n; j++) {
                     row[j] = expf(row[j] - mx);
                     sum += row[j];
                 }
                 float inv = 1.0f / sum;
-                for (int j = 0; j < n; j++) row[j] *= inv;
+                for (int j = 0; j < first; j++) row[j] = 0.0f;
+                for (int j = first; j < n; j++) row[j] *= inv;
                 for (int j = n; j < S; j++) row[j] = 0.0f;
             }
             /* out (T, HD) = a (T, keys) @ v (keys, HD) */

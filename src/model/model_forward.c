@@ -36,9 +36,9 @@ void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
         dk_matmul_forward(q, ln1, lp->wq, N, C, qd);
         dk_matmul_forward(knew, ln1, lp->wk, N, C, kvd);
         dk_matmul_forward(vnew, ln1, lp->wv, N, C, kvd);
-        dk_rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0);
-        dk_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0);
-        dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, NH, NKV, HD);
+        dk_rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, a->pos);
+        dk_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, a->pos);
+        dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, NH, NKV, HD, a->seg);
         dk_matmul_forward(res_mid, atty, lp->wo, N, qd, C);
         dk_residual_forward(res_mid, res_mid, x, (long)NC);
 
@@ -103,8 +103,8 @@ void dk_model_backward(dk_model *m, int B, int T, float loss_scale)
         /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
         dk_matmul_backward(d->datty, lg->wo, d->dres, atty, lp->wo, N, qd, C, false);
         dk_attention_backward(d->dq, d->dk, d->dv, d->datt, d->datty, att, q, k, v, B, T, NH, NKV, HD);
-        dk_rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD);
-        dk_rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD);
+        dk_rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD, a->pos);
+        dk_rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD, a->pos);
         dk_matmul_backward(d->dln, lg->wq, d->dq, ln1, lp->wq, N, C, qd, false);
         dk_matmul_backward(d->dln, lg->wk, d->dk, ln1, lp->wk, N, C, kvd, true);
         dk_matmul_backward(d->dln, lg->wv, d->dv, ln1, lp->wv, N, C, kvd, true);

@@ -18,13 +18,15 @@ void dk_rope_tables(float *cos_t, float *sin_t, int P, int HD, double theta)
 
 /* Rotates pairs (i, i + HD/2) of every head by the position's angle, times
  * `sign` (+1 forward, -1 for the gradient). */
-static void rotate(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, float sign)
+static void rotate(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos,
+                   float sign)
 {
     int half = HD / 2;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            const float *c = cos_t + (size_t)(pos0 + t) * half, *s = sin_t + (size_t)(pos0 + t) * half;
+            int p = pos ? pos[(size_t)b * T + t] : pos0 + t;
+            const float *c = cos_t + (size_t)p * half, *s = sin_t + (size_t)p * half;
             for (int h = 0; h < H; h++) {
                 float *v = x + (((size_t)b * T + t) * H + h) * HD;
                 for (int i = 0; i < half; i++) {
@@ -36,12 +38,12 @@ static void rotate(float *x, const float *cos_t, const float *sin_t, int B, int 
         }
 }
 
-void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0)
+void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos)
 {
-    rotate(x, cos_t, sin_t, B, T, H, HD, pos0, 1.0f);
+    rotate(x, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
 }
 
-void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD)
+void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos)
 {
-    rotate(dx, cos_t, sin_t, B, T, H, HD, 0, -1.0f);
+    rotate(dx, cos_t, sin_t, B, T, H, HD, 0, pos, -1.0f);
 }

@@ -77,9 +77,43 @@ static void test_generate_limits(void **s)
     dk_model_free(&m);
 }
 
+/* Two sequences packed in one training row (positions restarting, segments
+ * marked) give the second the logits it has alone. */
+static void test_packed_rows(void **s)
+{
+    (void)s;
+    dk_model m;
+    make_model(&m, false, 2);
+    int V = m.cfg.vocab_size, T = 10, a[4] = {5, 9, 1, 33}, b[6] = {7, 7, 40, 2, 18, 3};
+    int pos[10], seg[10];
+    assert_int_equal(dk_model_alloc_acts(&m, 1, 6, 6, true), 0);
+    memcpy(m.acts.tokens, b, sizeof b);
+    for (int i = 0; i < 6; i++) m.acts.targets[i] = -1;
+    dk_model_forward(&m, 1, 6);
+    float *alone = malloc(sizeof(float) * 6 * V);
+    memcpy(alone, m.acts.logits, sizeof(float) * 6 * V);
+
+    assert_int_equal(dk_model_alloc_acts(&m, 1, T, T, true), 0);
+    memcpy(m.acts.tokens, a, sizeof a);
+    memcpy(m.acts.tokens + 4, b, sizeof b);
+    for (int i = 0; i < T; i++) {
+        m.acts.targets[i] = -1;
+        pos[i] = i < 4 ? i : i - 4;
+        seg[i] = i < 4 ? 0 : 4;
+    }
+    m.acts.pos = pos;
+    m.acts.seg = seg;
+    dk_model_forward(&m, 1, T);
+    tu_assert_close("packed logits", m.acts.logits + (size_t)4 * V, alone, (size_t)6 * V, 1e-5);
+    m.acts.pos = m.acts.seg = NULL;
+    free(alone);
+    dk_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gqa_prefill), cmocka_unit_test(test_tied_one_by_one),
-                                       cmocka_unit_test(test_mqa), cmocka_unit_test(test_generate_limits)};
+                                       cmocka_unit_test(test_mqa), cmocka_unit_test(test_generate_limits),
+                                       cmocka_unit_test(test_packed_rows)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

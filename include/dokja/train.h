@@ -9,6 +9,7 @@
 #include "dist.h"
 #include "model.h"
 #include "rng.h"
+#include "shards.h"
 
 typedef struct {
     int batch_size;       /* sequences per micro-batch */
@@ -69,6 +70,21 @@ void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64
 double dk_grad_norm(const float *g, size_t n);
 double dk_grad_sumsq(const float *g, size_t n);
 
+/* Where training rows come from. Row i of the endless stream is a pure
+ * function of i (i / count is the epoch), so the data position of a run is
+ * the number of rows it has drawn. Token shards give plain rows; chat data
+ * gives packed rows, several conversations to a row. */
+typedef struct dk_rows {
+    int64_t count; /* rows in one epoch */
+    bool packed;   /* get also fills pos and seg (dk_acts) */
+    /* tokens, targets (T) and, when packed, pos and seg (T) of row i */
+    void (*get)(struct dk_rows *r, int64_t i, int *tokens, int *targets, int *pos, int *seg);
+    void *impl;
+} dk_rows;
+
+/* Rows over a token-shard loader (not packed). */
+void dk_rows_from_loader(dk_rows *r, dk_loader *l);
+
 /* Fills acts.tokens and acts.targets (B, T) with the next micro-batch. */
 typedef void (*dk_batch_fn)(dk_model *m, void *user);
 
@@ -88,16 +104,31 @@ typedef struct {
     double loss;     /* loss of the last step */
 } dk_train_state;
 
+/* Training data for dk_train_step: this rank's acts.B rows of the global
+ * batch that starts at the data position, which then advances by the global
+ * batch. Training and the audit's replay both draw their batches through it. */
+typedef struct {
+    dk_loader *loader;
+    dk_train_state *state;
+    int batch_size; /* the global batch */
+    int rank;       /* 0 on a single process */
+} dk_train_feed;
+void dk_train_feed_batch(dk_model *m, void *feed);
+
 /* Files that travel into every model directory written by training. */
 typedef struct {
     const char *tokenizer_path; /* copied as tokenizer.json when not NULL */
     const char *run_id;
     const char *parent_sha256;  /* weights of the model we started from, or NULL */
+    const char *ledger_head;    /* sha256 of the run's last ledger line when written, or NULL */
 } dk_model_dir_info;
 
 /* Writes config.json, model.safetensors, generation_config.json, dokja.json
  * (and tokenizer.json) into dir, which must exist. */
 int dk_model_dir_write(const char *dir, const dk_model *m, const dk_model_dir_info *info);
+/* Writes parent/name as a whole: into parent/.tmp-name, fsynced, then renamed
+ * over any older parent/name. */
+int dk_model_dir_publish(const char *parent, const char *name, const dk_model *m, const dk_model_dir_info *info);
 
 /* ckpt/step-NNNNNNNN/: a model directory + optimizer.safetensors + state.json,
  * written to a temporary directory, fsynced and renamed into place. */
@@ -115,6 +146,10 @@ typedef struct {
     bool resume;
     int threads;
     const dk_dist *dist; /* NULL: a single process */
+    /* Rows to train and validate on instead of data_dir's token shards
+     * (fine-tuning builds them from chat data); val_rows may be NULL. */
+    dk_rows *train_rows, *val_rows;
+    const char *tokenizer_path; /* with train_rows: copied into model directories */
     dk_model_config model;
     dk_train_config train;
 } dk_train_job;

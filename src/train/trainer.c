@@ -24,7 +24,10 @@ typedef struct {
     int B;               /* this rank's sequences per micro-batch */
     dk_model model;
     dk_adamw opt;
-    dk_loader train, val;
+    dk_loader train_loader, val_loader; /* when the rows come from token shards */
+    dk_rows shard_train, shard_val;
+    dk_rows *train, *val;
+    int *pos, *seg; /* (B, T) positions and segments of packed rows */
     bool have_val;
     dk_train_state state;
     char *tokenizer_path;
@@ -40,7 +43,7 @@ static int write_run_config(const trainer *t)
 {
     cJSON *j = dk_model_config_to_json(&t->model.cfg);
     dk_fields_to_json(dk_train_config_fields, t->tc, j);
-    cJSON_AddStringToObject(j, "data", t->job->data_dir);
+    if (t->job->data_dir) cJSON_AddStringToObject(j, "data", t->job->data_dir);
     char *path = dk_path_join(t->job->out_dir, "config.json");
     int rc = path ? dk_json_write_file(path, j) : -1;
     free(path);
@@ -82,13 +85,15 @@ static int open_log(trainer *t)
     return rc;
 }
 
-/* This rank's slice of the global batch that starts at sample `first`. */
-static void fill_batch(trainer *t, dk_loader *l, int64_t first)
+/* This rank's slice of the global batch that starts at row `first`. */
+static void fill_batch(trainer *t, dk_rows *rows, int64_t first)
 {
-    int T = t->tc->seq_len;
+    size_t T = (size_t)t->tc->seq_len;
+    dk_acts *a = &t->model.acts;
     first += (int64_t)t->dist->rank * t->B;
     for (int b = 0; b < t->B; b++)
-        dk_loader_sample(l, first + b, t->model.acts.tokens + (size_t)b * T, t->model.acts.targets + (size_t)b * T);
+        rows->get(rows, first + b, a->tokens + b * T, a->targets + b * T, t->pos ? t->pos + b * T : NULL,
+                  t->seg ? t->seg + b * T : NULL);
 }
 
 /* The next training micro-batch; advancing the data position. */
@@ -96,7 +101,7 @@ static void fill_train_batch(dk_model *m, void *user)
 {
     trainer *t = user;
     (void)m;
-    fill_batch(t, &t->train, t->state.samples);
+    fill_batch(t, t->train, t->state.samples);
     t->state.samples += t->tc->batch_size;
 }
 
@@ -104,11 +109,11 @@ static double validation_loss(trainer *t)
 {
     int B = t->tc->batch_size, T = t->tc->seq_len;
     int batches = t->tc->eval_batches;
-    if ((int64_t)batches * B > t->val.nwindows) batches = (int)(t->val.nwindows / B);
+    if ((int64_t)batches * B > t->val->count) batches = (int)(t->val->count / B);
     if (batches == 0) return NAN;
     double sum = 0;
     for (int i = 0; i < batches; i++) {
-        fill_batch(t, &t->val, (int64_t)i * B);
+        fill_batch(t, t->val, (int64_t)i * B);
         double mean = dk_model_forward(&t->model, t->B, T);
         if (dk_dist_mean(t->dist, mean, 1.0, &mean, NULL)) dk_dist_abort(t->dist, dk_error());
         sum += mean;
@@ -166,8 +171,8 @@ static int agree(trainer *t, int rc)
     if (t->dist->size == 1) return rc;
     cJSON *j = dk_model_config_to_json(&t->job->model);
     dk_fields_to_json(dk_train_config_fields, t->tc, j);
-    cJSON_AddNumberToObject(j, "train_windows", (double)t->train.nwindows);
-    cJSON_AddNumberToObject(j, "val_windows", (double)t->val.nwindows);
+    cJSON_AddNumberToObject(j, "train_rows", t->train ? (double)t->train->count : -1.0);
+    cJSON_AddNumberToObject(j, "val_rows", t->val ? (double)t->val->count : -1.0);
     cJSON_AddNumberToObject(j, "step", (double)t->state.step);
     cJSON_AddNumberToObject(j, "samples", (double)t->state.samples);
     char *text = cJSON_PrintUnformatted(j), sha[DK_SHA256_HEX];
@@ -189,6 +194,37 @@ static int agree(trainer *t, int rc)
         return dk_fail("rank %d sees a different configuration, data or checkpoint than rank 0; every rank must be given "
                        "the same arguments and see the same files",
                        differs);
+    return 0;
+}
+
+/* The job's own rows, or the token shards of its data directory. */
+static int open_rows(trainer *t)
+{
+    const dk_train_job *job = t->job;
+    const dk_train_config *tc = t->tc;
+    if (job->train_rows) {
+        t->train = job->train_rows;
+        t->val = job->val_rows;
+        if (job->tokenizer_path && !(t->tokenizer_path = strdup(job->tokenizer_path))) return dk_fail("out of memory");
+    } else {
+        if (dk_loader_open(&t->train_loader, job->data_dir, "train", tc->seq_len, job->model.vocab_size,
+                           (uint64_t)tc->seed, true) ||
+            dk_loader_open(&t->val_loader, job->data_dir, "val", tc->seq_len, job->model.vocab_size, 0, false))
+            return -1;
+        dk_rows_from_loader(&t->shard_train, &t->train_loader);
+        dk_rows_from_loader(&t->shard_val, &t->val_loader);
+        t->train = &t->shard_train;
+        t->val = &t->shard_val;
+        char *tok = dk_path_join(job->data_dir, "tokenizer.json");
+        if (tok && dk_path_exists(tok)) t->tokenizer_path = tok;
+        else free(tok);
+    }
+    if (t->train->packed) {
+        size_t n = (size_t)t->B * (size_t)tc->seq_len;
+        t->pos = dk_malloc(n * sizeof *t->pos);
+        t->seg = dk_malloc(n * sizeof *t->seg);
+        if (!t->pos || !t->seg) return -1;
+    }
     return 0;
 }
 
@@ -225,22 +261,19 @@ static int setup(trainer *t)
     free(latest);
     if (rc) return -1;
 
-    if (dk_loader_open(&t->train, job->data_dir, "train", tc->seq_len, job->model.vocab_size, (uint64_t)tc->seed, true))
-        return -1;
-    if (t->train.nwindows < tc->batch_size)
-        return dk_fail("%s: the train split has %lld windows of %d tokens, fewer than one batch of %d", job->data_dir,
-                       (long long)t->train.nwindows, tc->seq_len + 1, tc->batch_size);
-    if (dk_loader_open(&t->val, job->data_dir, "val", tc->seq_len, job->model.vocab_size, 0, false)) return -1;
-    t->have_val = t->val.nwindows >= tc->batch_size && tc->eval_batches > 0;
-    if (!t->have_val && t->lead) fprintf(stderr, "note: no validation split large enough for one batch in %s; val_loss is not measured\n", job->data_dir);
-
-    char *tok = dk_path_join(job->data_dir, "tokenizer.json");
-    if (tok && dk_path_exists(tok)) t->tokenizer_path = tok;
-    else free(tok);
+    if (open_rows(t)) return -1;
+    if (t->train->count < tc->batch_size)
+        return dk_fail("%s: the training data has %lld rows of %d tokens, fewer than one batch of %d",
+                       job->data_dir ? job->data_dir : "training data", (long long)t->train->count, tc->seq_len + 1,
+                       tc->batch_size);
+    t->have_val = t->val && t->val->count >= tc->batch_size && tc->eval_batches > 0;
+    if (!t->have_val && t->lead) fprintf(stderr, "note: no validation data large enough for one batch; val_loss is not measured\n");
     char *outcopy = strdup(job->out_dir);
     t->run_id = outcopy ? strdup(basename(outcopy)) : NULL;
     free(outcopy);
     if (dk_model_alloc_acts(&t->model, t->B, tc->seq_len, tc->seq_len, true)) return -1;
+    t->model.acts.pos = t->pos;
+    t->model.acts.seg = t->seg;
     if (t->lead && (write_run_config(t) || open_log(t))) return -1;
     t->peak_flops = dk_sgemm_peak(1024, 0.3) * t->dist->size;
     return 0;
@@ -317,8 +350,10 @@ int dk_train(const dk_train_job *job)
     int rc = agree(&t, setup(&t));
     if (!rc) rc = train_loop(&t);
     if (t.log) fclose(t.log);
-    dk_loader_close(&t.train);
-    dk_loader_close(&t.val);
+    dk_loader_close(&t.train_loader);
+    dk_loader_close(&t.val_loader);
+    free(t.pos);
+    free(t.seg);
     dk_adamw_free(&t.opt);
     dk_model_free(&t.model);
     free(t.tokenizer_path);

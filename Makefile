@@ -19,7 +19,7 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE mpi
 
 speedrun: all
-	bash scripts/speedrun.sh
+	$(BUILD)/dokja speedrun $(SPEEDRUN_ARGS)
 
 bench: all
 	bash bench/train_throughput

@@ -8,6 +8,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Element-wise loops smaller than this run on one thread: starting a parallel
+ * region costs more (decoding runs them on a single token per sequence). */
+#define DK_PARALLEL_MIN 32768L
+
 /* out (N, C) = wte[tokens] */
 void dk_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
 /* dwte (V, C) += scatter of dout (N, C) */
@@ -21,6 +25,10 @@ void dk_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 
 /* out (N, OC) = inp (N, IC) @ weight (OC, IC)^T, through cblas_sgemm. */
 void dk_matmul_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
+/* The same, one dot product per output in a fixed order (decoding): a row's
+ * result does not depend on N or the thread count, and the weights are read
+ * once for all N rows. */
+void dk_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
 /* dinp (N, IC) = (or += when accumulate) dout @ weight; dweight (OC, IC) += dout^T @ inp. */
 void dk_matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight, int N, int IC,
                         int OC, bool accumulate);
@@ -35,13 +43,14 @@ void dk_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, in
 /* The inverse rotation, applied in place to the gradient. */
 void dk_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
 
-/* Causal grouped-query attention. q (B, T, NH, HD); k, v (B, S, NKV, HD)
- * with positions 0..pos0+T-1 filled; att (B, NH, T, S); out (B, T, NH, HD).
- * Query t sits at position pos0 + t and sees keys seg[b*T + t]..pos0+t:
+/* Causal grouped-query attention. q (B, T, NH, HD); k, v (slots, S, NKV, HD);
+ * att (B, NH, T, S); out (B, T, NH, HD). Row b reads slot slot[b] (NULL:
+ * slot b), whose positions 0..p+T-1 are filled, p = start[b] (start NULL:
+ * pos0); its query t sits at position p + t and sees keys seg[b*T + t]..p+t:
  * seg (B, T), when not NULL, is where the query's own sequence starts in a
  * packed row, so packed sequences never attend to each other. */
 void dk_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S, int pos0,
-                          int NH, int NKV, int HD, const int *seg);
+                          const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
 /* Training only (pos0 = 0, S = T). dq, dk, dv are overwritten; scratch is
  * (threads, T, T). Masked keys have att = 0 and so get no gradient. */
 void dk_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att, const float *q,

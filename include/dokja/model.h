@@ -106,6 +106,14 @@ typedef struct {
      * row. NULL (the default) means one sequence per row at positions 0..T-1. */
     int *pos;        /* (B, T) or NULL */
     int *seg;        /* (B, T) or NULL */
+    /* Inference with sequences at different positions (dk_infer_batch sets
+     * these for one call, pos too): row b continues the sequence in KV-cache
+     * slot slot[b] from position start[b]. NULL: row b is slot b at pos0. */
+    int *slot;       /* (B) */
+    int *start;      /* (B) */
+    float *knew;     /* (B, T, NKV*HD) inference: a call's keys and values before they enter the cache */
+    float *vnew;
+    int *ints;       /* inference: room for pos, slot and start */
     float *block;
 } dk_acts;
 
@@ -138,6 +146,9 @@ typedef struct {
     float *rope_sin;
     dk_acts acts;
     dk_grad_acts gacts;
+    /* Int8 copies of the matrices (indexed like tensors; NULL for vectors),
+     * or NULL for an fp32 model: decoding reads these (docs/inference.md). */
+    struct dk_q8_matrix *q8;
     /* When set, dk_model_backward calls it as soon as the gradients of a
      * range [lo, hi) of the block are final: norm and lm_head, then each
      * layer from the top, then the embedding (data-parallel training starts
@@ -168,12 +179,17 @@ int dk_model_load_weights(dk_model *m, const char *safetensors_path);
 int dk_model_save_weights(const dk_model *m, const char *safetensors_path);
 
 /* Sizes the activations for B rows of T tokens. Training mode keeps every
- * layer's activations; inference mode keeps a KV cache of S positions. */
+ * layer's activations; inference mode keeps a KV cache of S positions for
+ * each of B sequences (a call may also run fewer, longer rows: B*T tokens at most). */
 int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training);
 
 /* Runs the layers on acts->tokens (B, T) at positions pos0.. and leaves the
- * final normed states in acts->lnf. pos0 > 0 only in inference mode. */
+ * final normed states in acts->lnf. pos0 > 0 only in inference mode, where
+ * acts->slot/start (when set) place each row instead. */
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0);
+/* Inference, after dk_model_forward_layers: the logits (B, V) of each row's
+ * last token, in acts->logits. */
+void dk_model_logits_last(dk_model *m, int B, int T);
 /* Full training forward: logits for every position and the mean loss over
  * targets != -1 (returned; 0 when there are none). */
 float dk_model_forward(dk_model *m, int B, int T);

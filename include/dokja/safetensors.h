@@ -8,7 +8,7 @@
 
 #include "io.h"
 
-typedef enum { DK_F32, DK_F16, DK_BF16, DK_I32, DK_I64 } dk_dtype;
+typedef enum { DK_F32, DK_F16, DK_BF16, DK_I32, DK_I64, DK_I8 } dk_dtype;
 
 #define DK_MAX_DIMS 4
 

@@ -108,10 +108,11 @@ typedef struct {
  * batch that starts at the data position, which then advances by the global
  * batch. Training and the audit's replay both draw their batches through it. */
 typedef struct {
-    dk_loader *loader;
+    dk_rows *rows;
     dk_train_state *state;
     int batch_size; /* the global batch */
     int rank;       /* 0 on a single process */
+    int *pos, *seg; /* (B, T) for packed rows, else NULL */
 } dk_train_feed;
 void dk_train_feed_batch(dk_model *m, void *feed);
 

@@ -66,8 +66,28 @@ void dk_cli_help(const dk_cli *cli);
 int dk_cli_error(void);
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+/* A verb's subverbs: runs the one named by argv[0], or lists them (exit 0 after --help, else 2). */
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} dk_subverb;
+int dk_cli_subverb(const char *verb, const dk_subverb *subs, int n, int argc, char **argv);
+
+int cmd_data(int argc, char **argv);
+int cmd_data_chat(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_speedrun(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_arena(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

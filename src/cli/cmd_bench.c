@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "infer_cli.h"
 #include "dokja/dist.h"
 #include "dokja/error.h"
 #include "dokja/peak.h"
@@ -60,6 +61,8 @@ static int bench_train(const dk_dist *d, dk_model_config *mc, dk_train_config *t
 
 int cmd_bench(int argc, char **argv)
 {
+    /* decode has options of its own (bench_decode.c) */
+    if (argc > 0 && !strcmp(argv[0], "decode")) return dk_bench_decode(argc - 1, argv + 1);
     char *config = NULL;
     int steps = 5, warmup = 2, threads = 0, size = 1024;
     double seconds = 2.0;
@@ -79,12 +82,13 @@ int cmd_bench(int argc, char **argv)
     };
     const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &mc},
                                    {"training", dk_train_config_fields, &tc}};
-    dk_cli cli = {.usage = "dokja bench (peak | train --config FILE | comm) [options]",
+    dk_cli cli = {.usage = "dokja bench (peak | train --config FILE | comm | decode --config FILE) [options]",
                   .summary = "peak: the best FLOP/s of cblas_sgemm on this machine.\n"
                              "train: training steps on random tokens; prints tokens/s and the fraction of the sgemm peak\n"
                              "as one JSON line (bench/train_throughput compares it with PyTorch); under mpirun, data-\n"
                              "parallel with the time spent communicating.\n"
-                             "comm: under mpirun -np 2, the bandwidth between two ranks (64 MiB messages).",
+                             "comm: under mpirun -np 2, the bandwidth between two ranks (64 MiB messages).\n"
+                             "decode: memory bandwidth, decode and prefill speed (dokja bench decode --help).",
                   .opts = opts,
                   .groups = groups,
                   .ngroups = 2};

@@ -4,12 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "dokja/bytes.h"
 #include "dokja/error.h"
-#include "dokja/io.h"
-#include "dokja/infer.h"
-#include "dokja/peak.h"
+#include "infer_cli.h"
 
 /* "1,2,3" -> ids; errors name the bad item. */
 static int parse_ids(const char *text, int **ids, int *n)
@@ -45,64 +41,30 @@ static int parse_ids(const char *text, int **ids, int *n)
     return 0;
 }
 
-typedef struct {
-    int count;
-    bool text; /* print bytes as text rather than ids */
-} print_state;
-
-/* Streams the output as it comes: ids "12,7,99", or the bytes themselves. */
-static int print_token(int token, void *user)
-{
-    print_state *ps = user;
-    if (ps->text) {
-        if (token < 256) putchar(token);
-    } else {
-        printf("%s%d", ps->count ? "," : "", token);
-    }
-    ps->count++;
-    fflush(stdout);
-    return 0;
-}
-
-/* A text prompt over the byte-level vocabulary: <|bos|> and its bytes. */
-static int byte_prompt(const char *text, int **ids, int *n)
-{
-    size_t len = strlen(text);
-    *ids = dk_malloc(sizeof **ids * (len + 1));
-    if (!*ids) return -1;
-    (*ids)[0] = DK_BYTES_BOS;
-    for (size_t i = 0; i < len; i++) (*ids)[i + 1] = (unsigned char)text[i];
-    *n = (int)len + 1;
-    return 0;
-}
-
 int cmd_generate(int argc, char **argv)
 {
     char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL;
-    int max_new = 64, top_k = 0, threads = 0;
-    double temperature = 0.8, top_p = 1.0;
-    int64_t seed = 0;
     bool ids = false;
+    dk_gen_opts g = {.sampling = {.temperature = 0.8, .top_p = 1.0}, .max_new = 64};
     const dk_opt opts[] = {
-        {"model", DK_FIELD_STRING, &model_dir, "DIR", "HF Llama model directory"},
+        {"model", DK_FIELD_STRING, &model_dir, "DIR", "HF Llama model directory (fp32 or q8)"},
         {"prompt", DK_FIELD_STRING, &prompt, "TEXT", "text prompt (needs the model's tokenizer.json)"},
         {"prompt-ids", DK_FIELD_STRING, &prompt_ids, "1,2,3", "prompt as token ids"},
-        {"max-new-tokens", DK_FIELD_INT, &max_new, "N", "tokens to generate (default 64)"},
-        {"temperature", DK_FIELD_DOUBLE, &temperature, "T", "sampling temperature; 0 is greedy (default 0.8)"},
-        {"top-k", DK_FIELD_INT, &top_k, "K", "sample among the K likeliest tokens (0: all)"},
-        {"top-p", DK_FIELD_DOUBLE, &top_p, "P", "sample among the likeliest tokens holding P of the mass (default 1)"},
-        {"seed", DK_FIELD_I64, &seed, "S", "sampling seed (default 0)"},
         {"ids", DK_FIELD_BOOL, &ids, NULL, "print token ids (comma-separated)"},
-        {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
+        DK_GEN_OPTS(&g),
         {0},
     };
+    const dk_opt_group groups[] = {{"sampling (defaults: temperature 0.8, top-p 1, seed 0)", dk_sampler_fields, &g.sampling}};
     dk_cli cli = {.usage = "dokja generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]",
                   .summary = "Continues a prompt: the prompt is prefilled in one pass, then tokens are decoded one at a\n"
-                             "time with a KV cache. Stops at the model's eos_token_id, at --max-new-tokens or at the end\n"
-                             "of the context.",
-                  .opts = opts};
-    dk_model m = {0};
+                             "time with a KV cache. Stops at the model's eos_token_id, a --stop text, --max-new-tokens\n"
+                             "(default 64) or the end of the context.",
+                  .opts = opts,
+                  .groups = groups,
+                  .ngroups = 1};
+    dk_lm lm = {0};
     dk_sampler s = {0};
+    dk_printer pr = {0};
     int *prompt_tok = NULL, n = 0;
     int rc = dk_cli_parse(&cli, argc, argv);
     if (rc >= 0) goto done;
@@ -112,46 +74,32 @@ int cmd_generate(int argc, char **argv)
                 cli.usage);
         goto done;
     }
-    if (max_new < 0 || top_k < 0 || temperature < 0 || !(top_p > 0 && top_p <= 1)) {
-        fprintf(stderr, "dokja: need --max-new-tokens >= 0, --top-k >= 0, --temperature >= 0 and 0 < --top-p <= 1\n");
-        goto done;
-    }
-    dk_set_threads(threads);
-    dk_sampler_config sc = {.temperature = temperature, .top_k = top_k, .top_p = top_p, .seed = (uint64_t)seed};
+    if ((rc = dk_gen_opts_check(&g, &cli)) >= 0) goto done;
+    rc = DK_EXIT_USAGE;
     if (prompt_ids && parse_ids(prompt_ids, &prompt_tok, &n)) {
         fprintf(stderr, "dokja: %s\n", dk_error());
         goto done;
     }
-    rc = DK_EXIT_ERROR;
-    char *tok_path = dk_path_join(model_dir, "tokenizer.json");
-    bool bytes = tok_path && dk_bytes_tokenizer_is(tok_path);
-    free(tok_path);
-    /* Text in and out needs a tokenizer: the byte-level one is built in; BPE
-     * tokenizer.json files come with the tokenizer part of dokja. */
-    if (prompt && !bytes) {
-        dk_fail("--prompt: %s/tokenizer.json is not the byte-level vocabulary, and BPE tokenizers are not built in yet; "
-                "pass the prompt as --prompt-ids",
-                model_dir);
+    if (dk_lm_open(&lm, model_dir) || (prompt && dk_lm_text_prompt(&lm, prompt, &prompt_tok, &n)) ||
+        dk_sampler_init(&s, &g.sampling, lm.model.cfg.vocab_size)) {
         rc = dk_cli_error();
         goto done;
     }
-    if ((prompt && byte_prompt(prompt, &prompt_tok, &n)) || dk_model_load_dir(&m, model_dir) ||
-        dk_sampler_init(&s, &sc, m.cfg.vocab_size)) {
+    dk_printer_init(&pr, &lm, &g, ids);
+    if (pr.ids && !ids) fprintf(stderr, "note: printing token ids (this model has no tokenizer.json)\n");
+    dk_gen gen = {.sampler = &s, .max_new = g.max_new, .stop_ids = lm.stop_ids, .nstop_ids = 1, .fn = dk_printer_token, .user = &pr};
+    if (dk_gen_run(&lm.model, &gen, prompt_tok, n) < 0) {
         rc = dk_cli_error();
         goto done;
     }
-    print_state ps = {.text = bytes && !ids};
-    if (!ps.text && !ids) fprintf(stderr, "note: printing token ids (this model has no built-in tokenizer)\n");
-    if (dk_generate(&m, prompt_tok, n, max_new, m.cfg.eos_token_id, &s, print_token, &ps) < 0) {
-        rc = dk_cli_error();
-        goto done;
-    }
-    printf("\n");
+    dk_printer_finish(&pr);
     rc = DK_EXIT_OK;
 done:
     free(prompt_tok);
+    dk_printer_free(&pr);
     dk_sampler_free(&s);
-    dk_model_free(&m);
+    dk_lm_close(&lm);
+    dk_strlist_free(&g.stop);
     free(model_dir);
     free(prompt);
     free(prompt_ids);

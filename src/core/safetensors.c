@@ -6,7 +6,8 @@
 #include "dokja/error.h"
 #include "dokja/json.h"
 
-static const char *dtype_names[] = {[DK_F32] = "F32", [DK_F16] = "F16", [DK_BF16] = "BF16", [DK_I32] = "I32", [DK_I64] = "I64"};
+static const char *dtype_names[] = {[DK_F32] = "F32", [DK_F16] = "F16", [DK_BF16] = "BF16", [DK_I32] = "I32", [DK_I64] = "I64",
+                                     [DK_I8] = "I8"};
 
 size_t dk_dtype_size(dk_dtype t)
 {
@@ -16,6 +17,7 @@ size_t dk_dtype_size(dk_dtype t)
     case DK_F32:
     case DK_I32: return 4;
     case DK_I64: return 8;
+    case DK_I8: return 1;
     }
     return 0;
 }

@@ -8,24 +8,25 @@
  * the weighted sum of values by sgemm. OpenBLAS runs single-threaded inside
  * our parallel region, so tasks never share a core. */
 void dk_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S, int pos0,
-                          int NH, int NKV, int HD, const int *seg)
+                          const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
 {
-    int group = NH / NKV, keys = pos0 + T, qs = NH * HD, kvs = NKV * HD;
+    int group = NH / NKV, qs = NH * HD, kvs = NKV * HD;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            int g = h / group;
+            int g = h / group, p0 = start ? start[b] : pos0, keys = p0 + T;
+            size_t sb = (size_t)(slot ? slot[b] : b) * S * kvs;
             const float *qb = q + (size_t)b * T * qs + (size_t)h * HD;
-            const float *kb = k + (size_t)b * S * kvs + (size_t)g * HD;
-            const float *vb = v + (size_t)b * S * kvs + (size_t)g * HD;
+            const float *kb = k + sb + (size_t)g * HD;
+            const float *vb = v + sb + (size_t)g * HD;
             float *a = att + ((size_t)b * NH + h) * T * S;
             /* a (T, keys) = q (T, HD) @ k (keys, HD)^T * scale */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, keys, HD, scale, qb, qs, kb, kvs, 0.0f, a, S);
             for (int t = 0; t < T; t++) {
                 float *row = a + (size_t)t * S;
                 /* causal: keys first..pos0+t, first > 0 inside a packed row */
-                int first = seg ? seg[(size_t)b * T + t] : 0, n = pos0 + t + 1;
+                int first = seg ? seg[(size_t)b * T + t] : 0, n = p0 + t + 1;
                 float mx = row[first];
                 for (int j = first + 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
                 float sum = 0.0f;

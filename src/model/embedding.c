@@ -4,7 +4,7 @@
 
 void dk_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * C >= DK_PARALLEL_MIN)
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * C, wte + (size_t)tokens[i] * C, sizeof(float) * (size_t)C);
 }
 

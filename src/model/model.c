@@ -8,6 +8,7 @@
 
 #include "dokja/error.h"
 #include "dokja/layers.h"
+#include "dokja/quant.h"
 #include "dokja/rng.h"
 
 /* Sizes (in floats) of the members of one dk_layer_params, in block order. */
@@ -122,7 +123,9 @@ void dk_model_free(dk_model *m)
     free(m->acts.block);
     free(m->acts.tokens);
     free(m->acts.targets);
+    free(m->acts.ints);
     free(m->gacts.block);
+    dk_model_q8_free(m);
     memset(m, 0, sizeof *m);
 }
 
@@ -163,14 +166,15 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
     const dk_model_config *c = &m->cfg;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, L = (size_t)c->num_hidden_layers,
            V = (size_t)c->vocab_size, NH = (size_t)c->num_attention_heads, HD = (size_t)m->head_dim,
-           qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads, BT = (size_t)B * (size_t)T;
+           qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads;
     /* Inference keeps one layer's activations (shared by all layers) and a
      * per-layer KV cache. */
-    size_t Lact = training ? L : 1;
+    size_t Lact = training ? L : 1, BT = (size_t)B * (size_t)T;
     dk_acts *a = &m->acts;
     free(a->block);
     free(a->tokens);
     free(a->targets);
+    free(a->ints);
     free(m->gacts.block);
     memset(a, 0, sizeof *a);
     memset(&m->gacts, 0, sizeof m->gacts);
@@ -201,6 +205,8 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->logits, (training ? BT : (size_t)B) * V},
         {&a->lse, BT},
         {&a->losses, BT},
+        {&a->knew, training ? 0 : BT * kvd},
+        {&a->vnew, training ? 0 : BT * kvd},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) total += parts[i].n;
@@ -213,7 +219,10 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         *parts[i].ptr = p;
         p += parts[i].n;
     }
-    if (!training) return 0;
+    if (!training) {
+        a->ints = dk_calloc(BT + 2 * (size_t)B, sizeof(int));
+        return a->ints ? 0 : -1;
+    }
 
     dk_grad_acts *g = &m->gacts;
     size_t threads = (size_t)omp_get_max_threads();

@@ -3,11 +3,35 @@
 
 #include "dokja/layers.h"
 #include "dokja/model.h"
+#include "dokja/quant.h"
 
 /* In inference mode the layers share one set of buffers (stride 0), and the
  * residual stream alternates between two slots. */
 #define LAYER(a, buf, l, n) ((a)->buf + ((a)->per_layer ? (size_t)(l) * (n) : 0))
 #define RESID(a, l, n) ((a)->residual + (size_t)((a)->per_layer ? (l) : (l) % 2) * (n))
+
+/* Decode steps (one token per row) go through the row-wise kernels, int8
+ * when the model has int8 weights: a row's result then does not depend on the
+ * other rows, so batched and single-sequence decoding agree to the bit.
+ * Longer inputs (training, prefill) go through sgemm. */
+static void linear(const dk_model *m, float *out, const float *inp, const float *w, int N, int IC, int OC, bool rows)
+{
+    if (!rows) dk_matmul_forward(out, inp, w, N, IC, OC);
+    else if (m->q8) dk_q8_matmul(out, inp, dk_model_q8_of(m, w), N);
+    else dk_matmul_rows_forward(out, inp, w, N, IC, OC);
+}
+
+/* Copies the new keys and values of a call (B, T, kvd) into the rows' caches. */
+static void kv_store(float *kc, float *vc, const dk_acts *a, int B, int T, int pos0, int kvd)
+{
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t slot = (size_t)(a->slot ? a->slot[b] : b), at = (size_t)(a->start ? a->start[b] : pos0) + (size_t)t;
+            size_t dst = (slot * a->S + at) * kvd, src = ((size_t)b * T + t) * kvd;
+            memcpy(kc + dst, a->knew + src, sizeof(float) * (size_t)kvd);
+            memcpy(vc + dst, a->vnew + src, sizeof(float) * (size_t)kvd);
+        }
+}
 
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
 {
@@ -18,38 +42,51 @@ void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
         NKV = c->num_key_value_heads, HD = m->head_dim, qd = NH * HD, kvd = NKV * HD, N = B * T, S = a->S;
     size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * qd;
     float eps = (float)c->rms_norm_eps;
+    /* Inference: the cache has a->B slots whatever the rows of this call. */
+    bool infer = !a->per_layer, rows = infer && T == 1;
+    size_t cache = (size_t)(infer ? a->B : B) * S * kvd;
 
     dk_embedding_forward(RESID(a, 0, NC), a->tokens, p->embed, N, C);
     for (int l = 0; l < L; l++) {
         const dk_layer_params *lp = &p->layers[l];
         float *x = RESID(a, l, NC), *xout = RESID(a, l + 1, NC);
         float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = LAYER(a, q, l, Nq);
-        float *k = a->k + (size_t)l * B * S * kvd, *v = a->v + (size_t)l * B * S * kvd;
+        float *k = a->k + (size_t)l * cache, *v = a->v + (size_t)l * cache;
         float *att = LAYER(a, att, l, (size_t)B * NH * T * S), *atty = LAYER(a, atty, l, Nq);
         float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
         float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
-        /* New keys and values go to positions pos0.. of the cache (B = 1 in
-         * inference; pos0 = 0 and S = T in training, so rows are contiguous). */
-        float *knew = k + (size_t)pos0 * kvd, *vnew = v + (size_t)pos0 * kvd;
+        /* Training writes keys and values in place (S = T, rows contiguous);
+         * inference writes them aside, then into each row's slot. */
+        float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
 
         dk_rmsnorm_forward(ln1, ln1_rstd, x, lp->ln1, N, C, eps);
-        dk_matmul_forward(q, ln1, lp->wq, N, C, qd);
-        dk_matmul_forward(knew, ln1, lp->wk, N, C, kvd);
-        dk_matmul_forward(vnew, ln1, lp->wv, N, C, kvd);
+        linear(m, q, ln1, lp->wq, N, C, qd, rows);
+        linear(m, knew, ln1, lp->wk, N, C, kvd, rows);
+        linear(m, vnew, ln1, lp->wv, N, C, kvd, rows);
         dk_rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, a->pos);
         dk_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, a->pos);
-        dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, NH, NKV, HD, a->seg);
-        dk_matmul_forward(res_mid, atty, lp->wo, N, qd, C);
+        if (infer) kv_store(k, v, a, B, T, pos0, kvd);
+        dk_attention_forward(atty, att, q, k, v, B, T, S, pos0, a->start, a->slot, NH, NKV, HD, a->seg);
+        linear(m, res_mid, atty, lp->wo, N, qd, C, rows);
         dk_residual_forward(res_mid, res_mid, x, (long)NC);
 
         dk_rmsnorm_forward(ln2, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-        dk_matmul_forward(gate, ln2, lp->wgate, N, C, I);
-        dk_matmul_forward(up, ln2, lp->wup, N, C, I);
+        linear(m, gate, ln2, lp->wgate, N, C, I, rows);
+        linear(m, up, ln2, lp->wup, N, C, I, rows);
         dk_swiglu_forward(hmlp, gate, up, (long)NI);
-        dk_matmul_forward(xout, hmlp, lp->wdown, N, I, C);
+        linear(m, xout, hmlp, lp->wdown, N, I, C, rows);
         dk_residual_forward(xout, xout, res_mid, (long)NC);
     }
     dk_rmsnorm_forward(a->lnf, a->lnf_rstd, RESID(a, L, NC), p->norm, N, C, eps);
+}
+
+void dk_model_logits_last(dk_model *m, int B, int T)
+{
+    dk_acts *a = &m->acts;
+    size_t C = (size_t)m->cfg.hidden_size;
+    /* Row b's last state moves to row b (b <= b*T + T-1, so in order is safe). */
+    for (int b = 0; b < B; b++) memmove(a->lnf + b * C, a->lnf + ((size_t)b * T + (size_t)T - 1) * C, sizeof(float) * C);
+    linear(m, a->logits, a->lnf, m->params.lm_head, B, (int)C, m->cfg.vocab_size, true);
 }
 
 float dk_model_forward(dk_model *m, int B, int T)

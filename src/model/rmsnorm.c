@@ -5,7 +5,7 @@
 
 void dk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * C >= DK_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;

@@ -22,7 +22,7 @@ static void rotate(float *x, const float *cos_t, const float *sin_t, int B, int 
                    float sign)
 {
     int half = HD / 2;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * HD >= DK_PARALLEL_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             int p = pos ? pos[(size_t)b * T + t] : pos0 + t;

@@ -4,7 +4,7 @@
 
 void dk_swiglu_forward(float *h, const float *gate, const float *up, long n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DK_PARALLEL_MIN)
     for (long i = 0; i < n; i++) {
         float g = gate[i];
         h[i] = g / (1.0f + expf(-g)) * up[i];

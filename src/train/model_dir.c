@@ -1,4 +1,7 @@
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dokja/error.h"
 #include "dokja/io.h"
@@ -36,6 +39,7 @@ int dk_model_dir_write(const char *dir, const dk_model *m, const dk_model_dir_in
         if (info && info->parent_sha256) cJSON_AddStringToObject(lineage, "parent_sha256", info->parent_sha256);
         else cJSON_AddNullToObject(lineage, "parent_sha256");
         if (info && info->run_id) cJSON_AddStringToObject(lineage, "run_id", info->run_id);
+        if (info && info->ledger_head) cJSON_AddStringToObject(lineage, "ledger_head", info->ledger_head);
         rc = write_json_in(dir, "dokja.json", lineage);
     }
     if (!rc && info && info->tokenizer_path) {
@@ -43,5 +47,22 @@ int dk_model_dir_write(const char *dir, const dk_model *m, const dk_model_dir_in
         rc = dst ? dk_copy_file(info->tokenizer_path, dst) : -1;
         free(dst);
     }
+    return rc;
+}
+
+int dk_model_dir_publish(const char *parent, const char *name, const dk_model *m, const dk_model_dir_info *info)
+{
+    char *final = dk_path_join(parent, name);
+    char *tmp = dk_strdupf("%s/.tmp-%s", parent, name);
+    int rc = !final || !tmp ? -1 : 0;
+    if (!rc) rc = dk_remove_tree(tmp);
+    if (!rc) rc = dk_mkdirs(tmp);
+    if (!rc) rc = dk_model_dir_write(tmp, m, info);
+    if (!rc) rc = dk_fsync_dir(tmp);
+    if (!rc) rc = dk_remove_tree(final);
+    if (!rc && rename(tmp, final) != 0) rc = dk_fail("%s: rename failed: %s", final, strerror(errno));
+    if (!rc) rc = dk_fsync_dir(parent);
+    free(final);
+    free(tmp);
     return rc;
 }

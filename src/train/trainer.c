@@ -9,6 +9,7 @@
 
 #include "dokja/error.h"
 #include "dokja/io.h"
+#include "dokja/ledger.h"
 #include "dokja/peak.h"
 #include "dokja/progress.h"
 #include "dokja/sha256.h"
@@ -33,6 +34,8 @@ typedef struct {
     char *tokenizer_path;
     char *run_id;
     char *parent_sha256;
+    dk_model_dir_info info;                 /* what goes into every model directory written */
+    char ledger_head[DK_SHA256_HEX];        /* sha256 of the last ledger line (rank 0) */
     FILE *log;
     double peak_flops;
 } trainer;
@@ -85,24 +88,11 @@ static int open_log(trainer *t)
     return rc;
 }
 
-/* This rank's slice of the global batch that starts at row `first`. */
-static void fill_batch(trainer *t, dk_rows *rows, int64_t first)
+/* Training and validation batches: rows drawn from a data position. */
+static dk_train_feed feed_of(trainer *t, dk_rows *rows, dk_train_state *at)
 {
-    size_t T = (size_t)t->tc->seq_len;
-    dk_acts *a = &t->model.acts;
-    first += (int64_t)t->dist->rank * t->B;
-    for (int b = 0; b < t->B; b++)
-        rows->get(rows, first + b, a->tokens + b * T, a->targets + b * T, t->pos ? t->pos + b * T : NULL,
-                  t->seg ? t->seg + b * T : NULL);
-}
-
-/* The next training micro-batch; advancing the data position. */
-static void fill_train_batch(dk_model *m, void *user)
-{
-    trainer *t = user;
-    (void)m;
-    fill_batch(t, t->train, t->state.samples);
-    t->state.samples += t->tc->batch_size;
+    return (dk_train_feed){.rows = rows, .state = at, .batch_size = t->tc->batch_size, .rank = t->dist->rank,
+                           .pos = t->pos, .seg = t->seg};
 }
 
 static double validation_loss(trainer *t)
@@ -113,7 +103,9 @@ static double validation_loss(trainer *t)
     if (batches == 0) return NAN;
     double sum = 0;
     for (int i = 0; i < batches; i++) {
-        fill_batch(t, t->val, (int64_t)i * B);
+        dk_train_state at = {.samples = (int64_t)i * B};
+        dk_train_feed f = feed_of(t, t->val, &at);
+        dk_train_feed_batch(&t->model, &f);
         double mean = dk_model_forward(&t->model, t->B, T);
         if (dk_dist_mean(t->dist, mean, 1.0, &mean, NULL)) dk_dist_abort(t->dist, dk_error());
         sum += mean;
@@ -138,6 +130,7 @@ static int save_checkpoint(trainer *t, const dk_model_dir_info *info)
             dk_dist_abort(t->dist, dk_error());
     }
     if (t->lead) rc = dk_checkpoint_save(t->job->out_dir, &t->model, t->dist->size > 1 ? &whole : o, &t->state, info);
+    if (t->lead && !rc) rc = dk_ledger_train_checkpoint(t->job->out_dir, t->state.step, false, t->ledger_head);
     if (t->dist->size > 1) {
         free(whole.m);
         free(whole.v);
@@ -275,25 +268,18 @@ static int setup(trainer *t)
     t->model.acts.pos = t->pos;
     t->model.acts.seg = t->seg;
     if (t->lead && (write_run_config(t) || open_log(t))) return -1;
+    t->info = (dk_model_dir_info){.tokenizer_path = t->tokenizer_path, .run_id = t->run_id, .parent_sha256 = t->parent_sha256,
+                                  .ledger_head = t->lead ? t->ledger_head : NULL};
+    /* Provenance (ledger.h): what this session reads, and where it starts. */
+    if (t->lead && dk_ledger_train_begin(job, &t->model, &t->state, &t->info, t->dist->size, t->ledger_head)) return -1;
     t->peak_flops = dk_sgemm_peak(1024, 0.3) * t->dist->size;
     return 0;
 }
 
 static int write_final_model(trainer *t, const dk_model_dir_info *info)
 {
-    char *final = dk_path_join(t->job->out_dir, "model");
-    char *tmp = dk_path_join(t->job->out_dir, ".tmp-model");
-    int rc = !final || !tmp ? -1 : 0;
-    if (!rc) rc = dk_remove_tree(tmp);
-    if (!rc) rc = dk_mkdirs(tmp);
-    if (!rc) rc = dk_model_dir_write(tmp, &t->model, info);
-    if (!rc) rc = dk_fsync_dir(tmp);
-    if (!rc) rc = dk_remove_tree(final);
-    if (!rc && rename(tmp, final) != 0) rc = dk_fail("%s: rename failed: %s", final, strerror(errno));
-    if (!rc) rc = dk_fsync_dir(t->job->out_dir);
-    if (!rc) fprintf(stderr, "model written to %s\n", final);
-    free(final);
-    free(tmp);
+    int rc = dk_model_dir_publish(t->job->out_dir, "model", &t->model, info);
+    if (!rc) fprintf(stderr, "model written to %s/model\n", t->job->out_dir);
     return rc;
 }
 
@@ -318,13 +304,14 @@ static int train_loop(trainer *t)
     dk_model *m = &t->model;
     int B = tc->batch_size, T = tc->seq_len;
     double flops_per_token = dk_model_flops_per_token(&m->cfg, T);
-    dk_model_dir_info info = {.tokenizer_path = t->tokenizer_path, .run_id = t->run_id, .parent_sha256 = t->parent_sha256};
+    const dk_model_dir_info *info = &t->info;
+    dk_train_feed feed = feed_of(t, t->train, &t->state);
     int64_t first_step = t->state.step;
     dk_progress prog; /* counts this session's steps, so the rate and ETA are right after a resume */
     dk_progress_start(&prog, "train", tc->steps - first_step);
     for (int64_t step = first_step; step < tc->steps; step++) {
         double t0 = dk_now(), loss, norm;
-        if (dk_train_step(m, &t->opt, tc, step, fill_train_batch, t, &loss, &norm)) return -1;
+        if (dk_train_step(m, &t->opt, tc, step, dk_train_feed_batch, &feed, &loss, &norm)) return -1;
         t->state.step = step + 1;
         t->state.loss = loss;
         double dt = dk_now() - t0;
@@ -335,10 +322,10 @@ static int train_loop(trainer *t)
         if (t->have_val && (last || (tc->eval_every && t->state.step % tc->eval_every == 0))) val = validation_loss(t);
         if (t->lead) report_step(t, &prog, first_step, loss, norm, tok_per_s, mfu, val);
         if (last || (tc->checkpoint_every && t->state.step % tc->checkpoint_every == 0))
-            if (save_checkpoint(t, &info)) return -1;
+            if (save_checkpoint(t, info)) return -1;
     }
     if (t->lead) dk_progress_finish(&prog);
-    return t->lead ? write_final_model(t, &info) : 0;
+    return t->lead ? write_final_model(t, info) : 0;
 }
 
 int dk_train(const dk_train_job *job)

@@ -32,11 +32,12 @@ static void check_cache(bool tied, int nkv, int prefill)
     float *full = malloc(sizeof(float) * T * V);
     memcpy(full, m.acts.logits, sizeof(float) * T * V);
 
-    assert_int_equal(dk_infer_begin(&m, prefill, T), 0);
-    float *logits = dk_infer_step(&m, tokens, prefill, 0);
+    int slot = 0, zero = 0;
+    assert_int_equal(dk_infer_begin(&m, 1, prefill, T), 0);
+    float *logits = dk_infer_batch(&m, 1, prefill, tokens, &slot, &zero);
     tu_assert_close("prefill logits", logits, full + (size_t)(prefill - 1) * V, (size_t)V, 1e-5);
     for (int t = prefill; t < T; t++) {
-        logits = dk_infer_step(&m, tokens + t, 1, t);
+        logits = dk_infer_batch(&m, 1, 1, tokens + t, &slot, &t);
         tu_assert_close("cached decode logits", logits, full + (size_t)t * V, (size_t)V, 1e-5);
     }
     free(full);

@@ -155,7 +155,7 @@ static void test_rope(void **state)
 static void attention_fwd(layer_case *c, float *out)
 {
     float *att = malloc(sizeof(float) * (size_t)c->B * c->NH * c->T * c->T);
-    dk_attention_forward(out, att, c->x, c->w, c->w2, c->B, c->T, c->T, 0, c->NH, c->NKV, c->HD, c->ids);
+    dk_attention_forward(out, att, c->x, c->w, c->w2, c->B, c->T, c->T, 0, NULL, NULL, c->NH, c->NKV, c->HD, c->ids);
     free(att);
 }
 
@@ -172,7 +172,7 @@ static void test_attention_gqa(void **state)
     float *out = malloc(sizeof(float) * nq), *att = malloc(sizeof(float) * B * NH * T * T);
     float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nkv), *dv = malloc(sizeof(float) * nkv);
     float *scratch = malloc(sizeof(float) * 64 * T * T);
-    dk_attention_forward(out, att, c.x, c.w, c.w2, B, T, T, 0, NH, NKV, HD, NULL);
+    dk_attention_forward(out, att, c.x, c.w, c.w2, B, T, T, 0, NULL, NULL, NH, NKV, HD, NULL);
     dk_attention_backward(dq, dk, dv, scratch, c.R, att, c.x, c.w, c.w2, B, T, NH, NKV, HD);
     check("attention dq", &c, c.x, nq, dq);
     check("attention dk", &c, c.w, nkv, dk);
@@ -241,7 +241,7 @@ static void test_attention_packed(void **state)
     float *out = malloc(sizeof(float) * nq), *att = malloc(sizeof(float) * NH * T * T);
     float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nkv), *dv = malloc(sizeof(float) * nkv);
     float *scratch = malloc(sizeof(float) * 64 * T * T);
-    dk_attention_forward(out, att, c.x, c.w, c.w2, B, T, T, 0, NH, NKV, HD, seg);
+    dk_attention_forward(out, att, c.x, c.w, c.w2, B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
     for (int h = 0; h < NH; h++)
         for (int t = 3; t < T; t++)
             for (int j = 0; j < 3; j++) assert_float_equal(att[((size_t)h * T + t) * T + j], 0.0f, 0);

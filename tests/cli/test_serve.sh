@@ -60,7 +60,8 @@ expect_fail 1 "<|system|>" "$DOKJA" chat --model "$WORK/brun/model" </dev/null
 start_server() { # MODEL LOG extra args...
     local model=$1 log=$2
     shift 2
-    "$DOKJA" serve --model "$model" --port 0 --api-key sekret "$@" 2>"$log" &
+    : >"$log" # before the server's shell opens it, so the first read finds it
+    "$DOKJA" serve --model "$model" --port 0 --api-key sekret "$@" 2>>"$log" &
     SERVER=$!
     for _ in $(seq 100); do
         PORT=$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\)\/.*/\1/p' "$log")

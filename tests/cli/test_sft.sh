@@ -1,7 +1,7 @@
 # Fine-tuning to chat: chat data from a Q/A table, the rendered format and its
 # loss mask, packing, a short run whose model names its parent, and bad input.
 . "$(dirname "$0")/lib.sh"
-DATA="$REPO/../shared/data"
+DATA="${DOKJA_DATA:-$REPO/../shared/data}"
 head -1500 "$DATA/corpus/ko-comments.txt" >"$WORK/corpus.txt"
 printf 'Q,A,label\n안녕,반가워요.,0\n"쉼표, 있는 질문","답, 입니다",0\n' >"$WORK/qa.csv"
 head -200 "$DATA/chat/ko-chatbot.csv" >>"$WORK/qa.csv"

@@ -2,7 +2,7 @@
 # report; a second run skips every stage; a run killed during pretraining
 # resumes it.
 . "$(dirname "$0")/lib.sh"
-DATA="$REPO/../shared/data"
+DATA="${DOKJA_DATA:-$REPO/../shared/data}"
 [ -d "$DATA/bench/kobest" ] || fail "the shared data is needed beside the checkout ($DATA)"
 head -2500 "$DATA/corpus/ko-comments.txt" >"$WORK/corpus.txt"
 head -300 "$DATA/chat/ko-chatbot.csv" >"$WORK/chat.csv"

@@ -38,9 +38,12 @@ typedef struct {
     double flops;
 } dk_scorer;
 
-/* Sizes the model's activations for batches of up to max_rows sequences and
- * max_tokens tokens (at least one whole context). */
-int dk_scorer_init(dk_scorer *s, dk_model *m, int max_rows, int max_tokens, bool reuse);
+/* Sizes the model's activations for passes of up to max_rows sequences and
+ * max_tokens tokens (at least `longest`), each sequence at most `longest`
+ * tokens long (at most the model's context). Each row keeps a KV cache of
+ * `longest` positions; rows are fewer when those would pass DK_SCORE_KV_BYTES. */
+#define DK_SCORE_KV_BYTES ((size_t)512 << 20)
+int dk_scorer_init(dk_scorer *s, dk_model *m, int max_rows, int max_tokens, int longest, bool reuse);
 void dk_scorer_free(dk_scorer *s);
 
 /* Scores every sequence of n groups. Sequences are batched as rows of similar

@@ -19,6 +19,7 @@ typedef struct {
     const char *data_dir; /* benchmarks (../shared/data) */
     const char *self;     /* path of the dokja binary */
     int threads;
+    long long pretrain_steps; /* 0: as many as the budget allows */
 } dk_speedrun_job;
 
 int dk_speedrun(const dk_speedrun_job *job);

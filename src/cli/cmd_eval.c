@@ -97,7 +97,7 @@ static int run_task(dk_model *m, const dk_tokenizer *tok, const char *tasks_dir,
 int cmd_eval(int argc, char **argv)
 {
     char *model_dir = NULL, *task_list = NULL, *data_opt = NULL, *tasks_opt = NULL, *out = NULL, *text = NULL;
-    int fewshot = -1, limit = 0, batch = 8, threads = 0;
+    int fewshot = -1, limit = 0, batch = 32, threads = 0;
     int64_t seed = 1234;
     bool no_reuse = false, no_records = false, list = false;
     const dk_opt opts[] = {
@@ -109,7 +109,7 @@ int cmd_eval(int argc, char **argv)
         {"tasks-dir", DK_FIELD_STRING, &tasks_opt, "DIR", "where the specs are ($DOKJA_TASKS, ./tasks, the checkout's)"},
         {"fewshot", DK_FIELD_INT, &fewshot, "K", "few-shot examples (default: each spec's)"},
         {"limit", DK_FIELD_INT, &limit, "N", "the first N rows of each task (of each subject); 0: all"},
-        {"batch", DK_FIELD_INT, &batch, "N", "sequences per forward pass (default 8)"},
+        {"batch", DK_FIELD_INT, &batch, "N", "sequences per forward pass (default 32; fewer when their KV caches would pass 512 MiB)"},
         {"no-prefix-reuse", DK_FIELD_BOOL, &no_reuse, NULL, "run every choice's whole sequence (for comparison)"},
         {"no-records", DK_FIELD_BOOL, &no_records, NULL, "leave the per-row records out of results.json"},
         {"seed", DK_FIELD_I64, &seed, "S", "seed of the random few-shot draws (default 1234)"},

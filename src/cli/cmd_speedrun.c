@@ -39,6 +39,7 @@ int cmd_speedrun(int argc, char **argv)
     dk_strlist corpus = {0}, chat = {0};
     char *out = NULL, *size = NULL;
     double budget = 20;
+    int64_t steps = 0;
     int threads = 0;
     const dk_opt opts[] = {
         {"corpus", DK_FIELD_STRING, &corpus, "PATH", "raw text files or directories (default: the shared corpus)", true},
@@ -46,6 +47,7 @@ int cmd_speedrun(int argc, char **argv)
         {"budget-minutes", DK_FIELD_DOUBLE, &budget, "M", "the whole run's time budget (default 20)"},
         {"size", DK_FIELD_STRING, &size, "tiny|small|base", "model size (default small)"},
         {"out", DK_FIELD_STRING, &out, "RUN", "run directory (default runs/speedrun)"},
+        {"steps", DK_FIELD_I64, &steps, "N", "pretraining steps (default: what the budget allows on this machine)"},
         {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
         {0},
     };
@@ -103,6 +105,7 @@ int cmd_speedrun(int argc, char **argv)
         .data_dir = data_dir ? data_dir : "../shared/data",
         .self = self,
         .threads = threads,
+        .pretrain_steps = steps,
     };
     rc = dk_speedrun(&job) ? dk_cli_error() : DK_EXIT_OK;
 done:

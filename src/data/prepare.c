@@ -641,7 +641,7 @@ static int run(prep *p, char *const *inputs, int ninputs, const char *tmp, int n
     p->card.shards = w.shards;
     p->card.nshards = w.nshards;
     p->card.dedup_bytes = dk_dedup_bytes(p->dedup);
-    qsort(p->card.bad, (size_t)p->card.nbad_listed, sizeof *p->card.bad, by_place);
+    if (p->card.nbad_listed > 1) qsort(p->card.bad, (size_t)p->card.nbad_listed, sizeof *p->card.bad, by_place);
     if (!rc) rc = dk_datacard_write(&p->card, tmp, o);
     if (!rc) {
         int nfiles = dk_docs_nfiles(p->docs);

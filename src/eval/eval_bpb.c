@@ -21,7 +21,7 @@ int dk_eval_bpb(dk_eval_ctx *c, cJSON *result)
     double *nll = NULL, *bytes = NULL, tokens = 0;
     dk_scorer sc;
     dk_encoder *e = dk_encoder_new(c->tok);
-    if (!e || dk_scorer_init(&sc, c->m, c->o->batch, DK_EVAL_BATCH_TOKENS, true)) {
+    if (!e || dk_scorer_init(&sc, c->m, c->o->batch, DK_EVAL_BATCH_TOKENS, limit, true)) {
         dk_encoder_free(e);
         return -1;
     }

@@ -133,21 +133,27 @@ static cJSON *record(const dk_eval_ctx *c, const dk_eval_item *it, const mc_item
 int dk_eval_mc(dk_eval_ctx *c, cJSON *result)
 {
     const dk_eval_set *s = c->s;
-    dk_scorer sc;
     int n = s->n, rc = 0;
     double *acc = dk_malloc(sizeof *acc * (size_t)n), *accn = dk_malloc(sizeof *accn * (size_t)n), base = 0;
     mc_item *items = dk_calloc(CHUNK_ITEMS, sizeof *items);
-    if (!acc || !accn || !items || dk_scorer_init(&sc, c->m, c->o->batch, DK_EVAL_BATCH_TOKENS, c->o->prefix_reuse)) {
-        free(acc), free(accn), free(items);
-        return -1;
-    }
+    if (!acc || !accn || !items) rc = -1;
     for (int first = 0; !rc && first < n; first += CHUNK_ITEMS) {
-        int cn = n - first < CHUNK_ITEMS ? n - first : CHUNK_ITEMS;
+        int cn = n - first < CHUNK_ITEMS ? n - first : CHUNK_ITEMS, longest = 1;
         rc = tokenize_chunk(c, first, cn, items);
         dk_score_group *groups = rc ? NULL : dk_malloc(sizeof *groups * (size_t)cn);
         if (!rc && !groups) rc = -1;
-        for (int i = 0; !rc && i < cn; i++) groups[i] = items[i].g;
-        if (!rc) rc = dk_score_groups(&sc, groups, cn, dk_eval_groups_done, c);
+        for (int i = 0; !rc && i < cn; i++) {
+            groups[i] = items[i].g;
+            for (int j = 0; j < items[i].g.n; j++) longest = items[i].g.seqs[j].n > longest ? items[i].g.seqs[j].n : longest;
+        }
+        /* the KV cache holds the chunk's longest sequence: more rows fit when they are short */
+        dk_scorer sc;
+        if (!rc && !(rc = dk_scorer_init(&sc, c->m, c->o->batch, DK_EVAL_BATCH_TOKENS, longest, c->o->prefix_reuse))) {
+            rc = dk_score_groups(&sc, groups, cn, dk_eval_groups_done, c);
+            c->tokens += sc.tokens;
+            c->flops += sc.flops;
+            dk_scorer_free(&sc);
+        }
         for (int i = 0; !rc && i < cn; i++) {
             const dk_eval_item *it = &s->items[first + i];
             double ll[it->nchoices], norm[it->nchoices], bytes[it->nchoices];
@@ -166,9 +172,6 @@ int dk_eval_mc(dk_eval_ctx *c, cJSON *result)
         free_items(items, cn);
         c->done += cn;
     }
-    c->tokens = sc.tokens;
-    c->flops = sc.flops;
-    dk_scorer_free(&sc);
     const char *names[2];
     double *values[2];
     int nm = 0;

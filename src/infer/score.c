@@ -45,16 +45,22 @@ double dk_score_token_flops(const dk_model_config *c, int pos)
     return L * (2.0 * weights + 4.0 * (pos + 1) * qd);
 }
 
-int dk_scorer_init(dk_scorer *s, dk_model *m, int max_rows, int max_tokens, bool reuse)
+int dk_scorer_init(dk_scorer *s, dk_model *m, int max_rows, int max_tokens, int longest, bool reuse)
 {
     memset(s, 0, sizeof *s);
-    int ctx = m->cfg.max_position_embeddings, C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    const dk_model_config *c = &m->cfg;
+    int ctx = c->max_position_embeddings, C = c->hidden_size, V = c->vocab_size;
+    if (longest < 1 || longest > ctx) longest = ctx;
+    /* keys and values of every layer, fp32, for each row's slot */
+    size_t slot_bytes = (size_t)longest * c->num_hidden_layers * m->head_dim * c->num_key_value_heads * 2 * sizeof(float);
+    size_t fit = DK_SCORE_KV_BYTES / slot_bytes;
     s->m = m;
     s->max_rows = max_rows < 1 ? 1 : max_rows;
-    /* a whole context fits in one call */
-    s->max_tokens = max_tokens < ctx ? ctx : max_tokens < s->max_rows ? s->max_rows : max_tokens;
+    if ((size_t)s->max_rows > fit) s->max_rows = fit > 0 ? (int)fit : 1;
+    /* a whole sequence fits in one call */
+    s->max_tokens = max_tokens < longest ? longest : max_tokens < s->max_rows ? s->max_rows : max_tokens;
     s->reuse = reuse;
-    if (dk_infer_begin(m, s->max_rows, s->max_tokens, ctx)) return -1;
+    if (dk_infer_begin(m, s->max_rows, s->max_tokens, longest)) return -1;
     s->sel = dk_malloc(sizeof(float) * DK_SCORE_CHUNK * (size_t)C);
     s->logits = dk_malloc(sizeof(float) * DK_SCORE_CHUNK * (size_t)V);
     if (!s->sel || !s->logits) {
@@ -181,7 +187,8 @@ static int run(dk_scorer *s, job *jobs, int n)
 
 static int check(const dk_model *m, const dk_score_group *g, int n)
 {
-    int ctx = m->cfg.max_position_embeddings, V = m->cfg.vocab_size;
+    /* at most what the scorer was sized for */
+    int ctx = m->acts.S, V = m->cfg.vocab_size;
     for (int gi = 0; gi < n; gi++)
         for (int i = 0; i < g[gi].n; i++) {
             const dk_score_seq *q = &g[gi].seqs[i];

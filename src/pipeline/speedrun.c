@@ -273,6 +273,7 @@ static int write_train_config(run *r, const char *path, double seconds)
         /* 70%: checkpoints, validation and a busier machine take the rest */
         int64_t steps = tps > 0 ? (int64_t)(0.7 * seconds * tps / ((double)p->batch * p->seq_len)) : 100;
         if (steps < 20) steps = 20;
+        if (r->job->pretrain_steps > 0) steps = r->job->pretrain_steps;
         fprintf(stderr, "measured %.0f tokens/s: %lld steps of %d tokens fit %.0f s\n", tps, (long long)steps,
                 p->batch * p->seq_len, seconds);
         cJSON_ReplaceItemInObject(j, "steps", cJSON_CreateNumber((double)steps));
@@ -485,7 +486,9 @@ static int pipeline(run *r)
 
     /* 4: pretraining, sized to 55% of the budget */
     snprintf(num[1], sizeof num[1], "%.0f", job->budget_minutes);
-    char *pt[] = {"train", "--size", (char *)p->name, "--budget", num[1], NULL};
+    char fixed[32];
+    snprintf(fixed, sizeof fixed, "%lld", job->pretrain_steps);
+    char *pt[] = {"train", "--size", (char *)p->name, "--budget", num[1], "--steps", fixed, NULL};
     pretrain_ctx pc = {.config = pre_cfg, .out = pre, .seconds = 0.55 * r->budget_s};
     if (!rc) rc = stage(r, "pretrain", pt, NULL, 0, run_pretrain, &pc);
 

@@ -6,7 +6,8 @@ DATA="${DOKJA_DATA:-$REPO/../shared/data}"
 [ -d "$DATA/bench/kobest" ] || fail "the shared data is needed beside the checkout ($DATA)"
 head -2500 "$DATA/corpus/ko-comments.txt" >"$WORK/corpus.txt"
 head -300 "$DATA/chat/ko-chatbot.csv" >"$WORK/chat.csv"
-S=(speedrun --corpus "$WORK/corpus.txt" --chat "$WORK/chat.csv" --size tiny --budget-minutes 0.5)
+# fixed pretraining steps: the budget's own sizing depends on how busy the machine is
+S=(speedrun --corpus "$WORK/corpus.txt" --chat "$WORK/chat.csv" --size tiny --budget-minutes 0.5 --steps 300)
 export DOKJA_DATA="$DATA"
 
 "$DOKJA" "${S[@]}" --out "$WORK/run" >"$WORK/out1" 2>"$WORK/err1" || fail "speedrun failed: $(tail -5 "$WORK/err1")"

@@ -129,6 +129,37 @@ static void test_gen_together(void **st)
     dk_model_free(&m);
 }
 
+/* A prompt longer than DK_PREFILL_CHUNK is prefilled in pieces that continue
+ * one another through the cache: the next token's logits match a full forward. */
+static void test_chunked_prefill(void **st)
+{
+    (void)st;
+    dk_model m;
+    enum { T = DK_PREFILL_CHUNK + 77 };
+    make_model(&m, T + 1);
+    int *ids = malloc(sizeof(int) * T), V = m.cfg.vocab_size;
+    for (int i = 0; i < T; i++) ids[i] = (i * 29 + 5) % V;
+    dk_sampler smp;
+    dk_sampler_config sc = {.temperature = 0, .top_p = 1};
+    assert_int_equal(dk_sampler_init(&smp, &sc, V), 0);
+    dk_gen g = {.sampler = &smp, .max_new = 1};
+    assert_int_equal(dk_infer_begin(&m, 1, DK_PREFILL_CHUNK, T + 1), 0);
+    assert_int_equal(dk_gen_start(&m, &g, ids, T, 0), 0);
+    float *chunked = malloc(sizeof(float) * V);
+    int slot = 0, pos = T - 1;
+    /* the last prompt token again, at its own position: the logits the prefill sampled from */
+    memcpy(chunked, dk_infer_batch(&m, 1, 1, ids + T - 1, &slot, &pos), sizeof(float) * V);
+    assert_int_equal(dk_model_alloc_acts(&m, 1, T, T, true), 0);
+    memcpy(m.acts.tokens, ids, sizeof(int) * T);
+    for (int i = 0; i < T; i++) m.acts.targets[i] = -1;
+    dk_model_forward(&m, 1, T);
+    tu_assert_close("chunked prefill", chunked, m.acts.logits + (size_t)(T - 1) * V, (size_t)V, 1e-4);
+    free(chunked);
+    free(ids);
+    dk_sampler_free(&smp);
+    dk_model_free(&m);
+}
+
 static void test_q8_quantize(void **st)
 {
     (void)st;
@@ -238,7 +269,8 @@ static void test_textstream(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_batched_fp32), cmocka_unit_test(test_batched_q8),
-                                       cmocka_unit_test(test_gen_together), cmocka_unit_test(test_q8_quantize),
+                                       cmocka_unit_test(test_gen_together), cmocka_unit_test(test_chunked_prefill),
+                                       cmocka_unit_test(test_q8_quantize),
                                        cmocka_unit_test(test_q8_files),     cmocka_unit_test(test_textstream)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

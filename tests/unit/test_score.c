@@ -88,7 +88,7 @@ static void check(bool reuse, int rows, int tokens)
         }
     }
     dk_scorer s;
-    assert_int_equal(dk_scorer_init(&s, &m, rows, tokens, reuse), 0);
+    assert_int_equal(dk_scorer_init(&s, &m, rows, tokens, 0, reuse), 0);
     assert_int_equal(dk_score_groups(&s, g, NQ, NULL, NULL), 0);
     for (int q = 0; q < NQ; q++)
         for (int j = 0; j < g[q].n; j++) {
@@ -124,7 +124,7 @@ static void test_bad_input(void **st)
     dk_model m;
     make_model(&m);
     dk_scorer s;
-    assert_int_equal(dk_scorer_init(&s, &m, 2, 0, true), 0);
+    assert_int_equal(dk_scorer_init(&s, &m, 2, 0, 0, true), 0);
     int t[CTX + 1] = {1, 2, 3};
     dk_score_seq q = {t, 3, 1};
     dk_score_group g = {&q, 1};

@@ -33,9 +33,9 @@ typedef struct {
 } size_preset;
 
 static const size_preset presets[] = {
-    {"tiny", 64, 2, 2, 1, 176, 128, 64, 8, 1024, 8},
-    {"small", 256, 4, 4, 2, 704, 512, 256, 16, 8192, 100},
-    {"base", 512, 8, 8, 4, 1408, 1024, 512, 16, 16384, 300},
+    {"tiny", 64, 2, 2, 1, 176, 128, 64, 8, 1024, 4},
+    {"small", 256, 4, 4, 2, 704, 512, 256, 16, 8192, 12},
+    {"base", 512, 8, 8, 4, 1408, 1024, 512, 16, 16384, 40},
 };
 
 typedef struct {
@@ -521,7 +521,8 @@ static int pipeline(run *r)
     /* 7: benchmarks and bits per byte of the pretrained model */
     char limit[32];
     snprintf(limit, sizeof limit, "%d", p->eval_limit);
-    char *ev[] = {"eval", "--model", base, "--tasks", "kobest,kmmlu", "--limit", limit, "--text", held, "--out", eval,
+    /* zero-shot, a few rows per task and per KMMLU subject: a check, not a leaderboard run */
+    char *ev[] = {"eval", "--model", base, "--tasks", "kobest,kmmlu", "--fewshot", "0", "--limit", limit, "--text", held, "--out", eval,
                   "--data-dir", (char *)job->data_dir, NULL};
     if (!rc) rc = stage(r, "eval", ev, NULL, 0, run_args, ev);
 

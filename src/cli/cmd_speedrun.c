@@ -11,7 +11,7 @@
 
 /* The first of DOKJA_DATA, ./../shared/data, and the checkout's ../shared/data
  * (seen from the binary) that holds `sub`. */
-static char *find_data(const char *self, const char *sub)
+static char *find_data(const char *sub)
 {
     char exe_dir[4096] = "";
     ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 1);
@@ -20,7 +20,6 @@ static char *find_data(const char *self, const char *sub)
         char *slash = strrchr(exe_dir, '/');
         if (slash) *slash = 0;
     }
-    (void)self;
     const char *env = getenv("DOKJA_DATA");
     char *cands[3] = {env && *env ? dk_strdupf("%s", env) : NULL, dk_strdupf("../shared/data"),
                       n > 0 ? dk_strdupf("%s/../../shared/data", exe_dir) : NULL};
@@ -66,8 +65,8 @@ int cmd_speedrun(int argc, char **argv)
         goto done;
     }
     rc = DK_EXIT_ERROR;
-    data_dir = find_data(argv[0], "bench");
-    char *corpus_root = find_data(argv[0], "corpus");
+    data_dir = find_data("bench");
+    char *corpus_root = find_data("corpus");
     if (!corpus.count) {
         if (!corpus_root) {
             fprintf(stderr, "dokja: error: no corpus: pass --corpus PATH, or set DOKJA_DATA to a folder with corpus/ and chat/,\n"
@@ -77,7 +76,7 @@ int cmd_speedrun(int argc, char **argv)
         corpus_dir = dk_path_join(corpus_root, "corpus");
     }
     if (!chat.count) {
-        char *root = find_data(argv[0], "chat/ko-chatbot.csv");
+        char *root = find_data("chat/ko-chatbot.csv");
         chat_csv = root ? dk_path_join(root, "chat/ko-chatbot.csv") : NULL;
         free(root);
         if (!chat_csv) {

@@ -181,15 +181,14 @@ static int stage(run *r, const char *name, char *const *args, char *const *input
     if (stamp_matches(r, name, key)) {
         fprintf(stderr, "unchanged since the last run: skipped\n");
     } else {
-        char *path = stamp_path(r, name), *started = dk_strdupf("%s/stages/%s.started", r->dir, name);
+        char *started = dk_strdupf("%s/stages/%s.started", r->dir, name);
         bool interrupted = started && dk_path_exists(started);
-        int rc = !path || !started ? -1 : dk_write_file_atomic(started, key, strlen(key));
+        int rc = !started ? -1 : dk_write_file_atomic(started, key, strlen(key));
         double t0 = dk_now();
         if (!rc) rc = work(r, interrupted, ctx);
         seconds = dk_now() - t0;
         if (!rc) rc = write_stamp(r, name, key, seconds);
         if (!rc) unlink(started);
-        free(path);
         free(started);
         if (rc) return dk_fail_context("speedrun stage %s", name);
         fprintf(stderr, "%s: done in %.0f s\n", name, seconds);

@@ -42,7 +42,7 @@ grep -A1 "\] sft " "$WORK/err3" | grep -q skipped && fail "sft did not run again
 # killed during pretraining: the next run resumes it
 "$DOKJA" "${S[@]}" --out "$WORK/k" >/dev/null 2>"$WORK/errk" &
 pid=$!
-for _ in $(seq 600); do [ -d "$WORK/k/pretrain/ckpt/step-00000001" ] || ls -d "$WORK/k/pretrain/ckpt/step-"* >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 600); do ls -d "$WORK/k/pretrain/ckpt/step-"* >/dev/null 2>&1 && break; sleep 0.1; done
 pkill -9 -P "$pid" 2>/dev/null || true
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true

@@ -17,6 +17,7 @@
 
 typedef struct {
     int rank, size;
+    int local_rank;   /* among the ranks on this machine: which GPU to take */
     bool mpi;         /* MPI_Init was called */
     double timeout_s; /* longest wait on a collective */
 } dk_dist;
@@ -25,7 +26,12 @@ typedef struct {
 int dk_dist_init(dk_dist *d, double timeout_s);
 void dk_dist_finalize(dk_dist *d);
 /* Prints the message (with this rank) and ends every rank of the job. */
-_Noreturn void dk_dist_abort(const dk_dist *d, const char *what);
+#ifdef __cplusplus
+[[noreturn]]
+#else
+_Noreturn
+#endif
+void dk_dist_abort(const dk_dist *d, const char *what);
 
 /* The shard [lo, hi) of n floats that rank r owns. */
 void dk_dist_shard(const dk_dist *d, int r, size_t n, size_t *lo, size_t *hi);
@@ -58,5 +64,24 @@ void dk_reducer_poll(dk_reducer *r);
 /* Waits for every started bucket and writes this rank's shard of the summed
  * gradient into grad[lo, hi) of its own shard. */
 int dk_reducer_finish(dk_reducer *r, float *grad);
+
+
+/* The same exchanges between GPUs, over NCCL, on device memory: gradients
+ * are summed into each range's owners as the backward pass finishes them,
+ * and the updated shards are broadcast from their owners. Every wait has
+ * the world's deadline. Built with the CUDA backend when NCCL is found. */
+typedef struct dk_nccl dk_nccl;
+/* Takes GPU d->local_rank (modulo the GPUs here) for this process: call it
+ * before anything is allocated on the device. */
+int dk_cuda_set_device(int index);
+/* Joins the job's GPUs; the ranks own the shards of an n-float block (dk_dist_shard). */
+int dk_nccl_create(dk_nccl **c, const dk_dist *d, size_t n);
+void dk_nccl_free(dk_nccl *c);
+/* Starts summing grad[lo, hi) (device memory) into the owners of its parts. */
+int dk_nccl_reduce(dk_nccl *c, float *grad, size_t lo, size_t hi);
+/* Waits for every started exchange. */
+int dk_nccl_finish(dk_nccl *c);
+/* Every rank's shard of block (n floats, device memory) broadcast from its owner, waited for. */
+int dk_nccl_allgather_shards(dk_nccl *c, float *block, size_t n);
 
 #endif

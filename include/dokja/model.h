@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "json.h"
 
 typedef struct {
@@ -74,12 +75,19 @@ typedef struct {
     bool residual; /* an output projection into the residual stream (o_proj, down_proj) */
 } dk_param_tensor;
 
+/* The integers of a call's rows (see dk_acts), in the backend's memory. */
+typedef struct {
+    const int *tokens, *targets, *pos, *seg, *slot, *start;
+} dk_row_ints;
+
 /* Activations kept for the backward pass. In inference mode (per_layer
  * false) the layers share one set of buffers, except k and v, which are the
- * KV cache. */
+ * KV cache. The float buffers are the backend's memory; the integers are
+ * host memory, which callers fill, and each forward stages them into dev. */
 typedef struct {
     int B, T, S;
-    bool per_layer;
+    bool training;   /* the whole residual stream is kept, for the backward */
+    bool per_layer;  /* training without recomputation: every layer's activations are kept */
     float *residual; /* (L+1, B, T, C) the stream entering each layer, then the last output */
     float *ln1;      /* (L, B, T, C) */
     float *ln1_rstd; /* (L, B, T) */
@@ -114,6 +122,9 @@ typedef struct {
     float *knew;     /* (B, T, NKV*HD) inference: a call's keys and values before they enter the cache */
     float *vnew;
     int *ints;       /* inference: room for pos, slot and start */
+    dk_row_ints dev; /* the integers above as the backend sees them (the same pointers on the CPU) */
+    int *dev_ints;   /* the backend's room for them when it is not host memory */
+    float *host_out; /* host room for losses and last logits when the backend is not host memory */
     float *block;
 } dk_acts;
 
@@ -125,7 +136,7 @@ typedef struct {
     float *dk;       /* (B, T, NKV*HD) */
     float *dv;       /* (B, T, NKV*HD) */
     float *datty;    /* (B, T, NH*HD) */
-    float *datt;     /* (threads, T, T) scratch of the attention backward */
+    float *datt;     /* scratch of the attention backward (backend.h) */
     float *dgate;    /* (B, T, I) */
     float *dup;      /* (B, T, I) */
     float *dh;       /* (B, T, I) */
@@ -138,11 +149,17 @@ typedef struct {
     dk_param_tensor *tensors;
     int ntensors;
     size_t nparams;     /* floats in the block */
-    float *param_block;
+    float *param_block; /* host memory: what is loaded, saved and quantized */
     dk_params params;
-    float *grad_block;  /* NULL until training allocates it */
+    /* Where forward and backward run (the CPU unless dk_model_use moved the
+     * model), and the parameters they compute with: param_block itself on the
+     * CPU, a copy in device memory on a GPU (dk_model_upload/download). */
+    const dk_backend *be;
+    float *dev_block;
+    dk_params dev;
+    float *grad_block;  /* the backend's memory; NULL until training allocates it */
     dk_params grads;
-    float *rope_cos;    /* (max_position_embeddings, HD/2) */
+    float *rope_cos;    /* (max_position_embeddings, HD/2), the backend's memory */
     float *rope_sin;
     dk_acts acts;
     dk_grad_acts gacts;
@@ -154,11 +171,21 @@ typedef struct {
      * layer from the top, then the embedding (data-parallel training starts
      * sending them while the rest is computed). */
     void (*grads_done)(void *user, size_t lo, size_t hi);
+    /* Training keeps one layer's activations besides the residual stream and
+     * recomputes each layer's in the backward pass (set before dk_model_alloc_acts). */
+    bool recompute;
     void *grads_done_user;
 } dk_model;
 
-/* Allocates a model with zeroed parameters for a validated config. */
+/* Allocates a model with zeroed parameters for a validated config, on the CPU. */
 int dk_model_create(dk_model *m, const dk_model_config *cfg);
+/* Moves the model onto a backend (before dk_model_alloc_acts): the device
+ * copy of the parameters is made from param_block. Int8 models stay on the CPU. */
+int dk_model_use(dk_model *m, const dk_backend *be);
+/* param_block -> device copy, and back (no-ops on the CPU). Training on a
+ * GPU updates the device copy: download before saving. */
+void dk_model_upload(dk_model *m);
+void dk_model_download(dk_model *m);
 void dk_model_free(dk_model *m);
 /* Points a dk_params struct at a block with this model's layout (allocating
  * p->layers; dk_model_free releases those of params and grads). */
@@ -179,7 +206,7 @@ int dk_model_load_weights(dk_model *m, const char *safetensors_path);
 int dk_model_save_weights(const dk_model *m, const char *safetensors_path);
 
 /* Sizes the activations for B rows of T tokens. Training mode keeps every
- * layer's activations; inference mode keeps a KV cache of S positions for
+ * layer's activations (or, with m->recompute, every layer's input only); inference mode keeps a KV cache of S positions for
  * each of B sequences (a call may also run fewer, longer rows: B*T tokens at most). */
 int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training);
 
@@ -188,14 +215,17 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training);
  * acts->slot/start (when set) place each row instead. */
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0);
 /* Inference, after dk_model_forward_layers: the logits (B, V) of each row's
- * last token, in acts->logits. */
-void dk_model_logits_last(dk_model *m, int B, int T);
-/* Full training forward: logits for every position and the mean loss over
- * targets != -1 (returned; 0 when there are none). */
+ * last token, in host memory (acts->logits on the CPU). */
+float *dk_model_logits_last(dk_model *m, int B, int T);
+/* The mean loss over targets != -1 (0 when there are none). On the CPU the
+ * logits of every position stay in acts->logits. */
 float dk_model_forward(dk_model *m, int B, int T);
-/* Accumulates parameter gradients for the last dk_model_forward, scaled by
- * loss_scale (1/grad_accum). */
-void dk_model_backward(dk_model *m, int B, int T, float loss_scale);
+/* Training: the forward, then the backward, which accumulates parameter
+ * gradients of the mean loss times loss_scale (1/grad_accum, times this
+ * rank's share of the targets in data-parallel training). Returns the mean
+ * loss. The classifier's backward follows its forward chunk by chunk, so no
+ * (B, T, V) logits are kept on a GPU. */
+float dk_model_forward_backward(dk_model *m, int B, int T, float loss_scale);
 void dk_model_zero_grad(dk_model *m);
 
 /* Floating-point operations of one training step (forward + backward) per token. */

@@ -19,6 +19,7 @@ typedef struct {
     bool think;              /* keep <think> reasoning in the assistant turns */
     bool resume;
     int threads;
+    const dk_backend *be; /* where to train; NULL: the CPU */
     const dk_dist *dist;
     dk_train_config train;   /* seq_len, batch_size, lr, ...; steps is derived from epochs */
 } dk_sft_job;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "json.h"
 #include "dist.h"
 #include "model.h"
@@ -28,6 +29,7 @@ typedef struct {
     int64_t checkpoint_every; /* 0: only at the end */
     int64_t eval_every;       /* 0: only at the end */
     int eval_batches;         /* validation micro-batches per evaluation */
+    bool recompute;           /* keep only the residual stream per layer; recompute the rest in the backward */
 } dk_train_config;
 
 extern const dk_field dk_train_config_fields[];
@@ -51,8 +53,10 @@ typedef struct {
     size_t n;      /* floats in the whole parameter block */
     size_t lo, hi; /* the range whose moments this process holds */
     const dk_dist *dist; /* NULL or a world of one: not sharded */
-    dk_reducer *reducer; /* set when sharded across several ranks */
-    const float *grads_base; /* the gradient block being reduced */
+    dk_reducer *reducer; /* set when sharded across several ranks (host memory, MPI) */
+    dk_nccl *nccl;       /* instead, when the ranks train on GPUs */
+    const dk_backend *be; /* where m and v live once dk_adamw_use moved them; NULL: host memory */
+    float *grads_base;       /* the gradient block being reduced */
     double comm_seconds;     /* time spent waiting on gradient and weight exchanges */
 } dk_adamw;
 
@@ -60,14 +64,20 @@ int dk_adamw_create(dk_adamw *o, size_t n);
 /* Moments for this rank's shard only; gradients are reduced across ranks. */
 int dk_adamw_create_sharded(dk_adamw *o, size_t n, const dk_dist *d);
 void dk_adamw_free(dk_adamw *o);
+/* Moves the moments into the backend's memory (a no-op on the CPU); a
+ * sharded optimizer then exchanges through NCCL. */
+int dk_adamw_use(dk_adamw *o, const dk_backend *be);
+/* Copies this process's moments (hi - lo floats each) to host memory. */
+int dk_adamw_download(const dk_adamw *o, float *m, float *v);
 /* Updates the parameters in [o->lo, o->hi). t is the 1-based step number used
  * for bias correction; gradients are multiplied by grad_scale first (the
  * clipping factor, 1 when not clipped). */
 void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr, float grad_scale);
+/* The CPU's element-wise update of one range (the cpu backend's adamw). */
+void dk_adamw_update(float *p, const float *g, float *m, float *v, long n, const dk_adamw_args *a);
 
-/* Global L2 norm of the gradients, and the sum of squares it is the root of,
- * summed in fixed chunks (deterministic). */
-double dk_grad_norm(const float *g, size_t n);
+/* The sum of squares of host gradients, summed in fixed chunks
+ * (deterministic): the cpu backend's sumsq. */
 double dk_grad_sumsq(const float *g, size_t n);
 
 /* Where training rows come from. Row i of the endless stream is a pure
@@ -147,6 +157,7 @@ typedef struct {
     bool resume;
     int threads;
     const dk_dist *dist; /* NULL: a single process */
+    const dk_backend *be; /* where to train; NULL: the CPU */
     /* Rows to train and validate on instead of data_dir's token shards
      * (fine-tuning builds them from chat data); val_rows may be NULL. */
     dk_rows *train_rows, *val_rows;

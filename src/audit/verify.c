@@ -280,6 +280,27 @@ static const char *data_dir_of(const verifier *v, int session)
     return NULL;
 }
 
+/* The device a session trained on (the CPU in ledgers older than the GPU backend). */
+static const dk_backend *session_backend(const verifier *v, int session)
+{
+    const cJSON *r = v->l.lines[session].record;
+    return dk_backend_get(str(r, "device") ? str(r, "device") : "cpu", str(r, "precision"));
+}
+
+/* The replay's end state through the checkpoint writer, its moments copied
+ * off the device first. */
+static int save_replayed(const char *dir, dk_model *m, const dk_adamw *o, const dk_train_state *state)
+{
+    dk_model_download(m);
+    if (!o->be) return dk_checkpoint_save(dir, m, o, state, NULL);
+    dk_adamw host = {.n = o->n, .lo = 0, .hi = o->n, .m = dk_malloc(sizeof(float) * o->n), .v = dk_malloc(sizeof(float) * o->n)};
+    int rc = host.m && host.v ? dk_adamw_download(o, host.m, host.v) : -1;
+    if (!rc) rc = dk_checkpoint_save(dir, m, &host, state, NULL);
+    free(host.m);
+    free(host.v);
+    return rc;
+}
+
 /* Trains from state a to state b with b's session and returns the sha256 of
  * the weights and moments it ends with, written exactly as a checkpoint is. */
 static int replay(verifier *v, const node *a, const node *b, dk_progress *prog, int64_t *done, char wsha[DK_SHA256_HEX],
@@ -311,6 +332,9 @@ static int replay(verifier *v, const node *a, const node *b, dk_progress *prog, 
         free(dir);
     }
     if (!rc) rc = dk_loader_open(&loader, data, "train", tc.seq_len, mc.vocab_size, (uint64_t)tc.seed, true);
+    const dk_backend *be = rc ? NULL : session_backend(v, b->session);
+    if (!rc && (!be || dk_model_use(&m, be) || dk_adamw_use(&o, be))) rc = -1;
+    m.recompute = tc.recompute;
     if (!rc) rc = dk_model_alloc_acts(&m, tc.batch_size, tc.seq_len, tc.seq_len, true);
     dk_rows rows;
     dk_rows_from_loader(&rows, &loader);
@@ -326,7 +350,7 @@ static int replay(verifier *v, const node *a, const node *b, dk_progress *prog, 
     const char *base = getenv("TMPDIR");
     if (!rc) tmp = dk_strdupf("%s/dokja-replay-XXXXXX", base && *base ? base : "/tmp");
     if (!rc && (!tmp || !mkdtemp(tmp))) rc = dk_fail("cannot create a temporary directory for the replay");
-    if (!rc) rc = dk_checkpoint_save(tmp, &m, &o, &state, NULL);
+    if (!rc) rc = save_replayed(tmp, &m, &o, &state);
     if (!rc) {
         char *sp = dk_strdupf("%s/ckpt/step-%08lld/state.json", tmp, (long long)state.step);
         cJSON *sj = NULL;
@@ -348,13 +372,14 @@ static int replay(verifier *v, const node *a, const node *b, dk_progress *prog, 
     return rc;
 }
 
-/* One process replays what one process trained, from token shards; a
- * data-parallel session sums its gradients in another order, and rows that
- * a stage built itself (chat data) are not in the ledger to re-read. */
+/* One process replays what one process trained, from token shards, on the
+ * device it trained on; a data-parallel session sums its gradients in
+ * another order, and rows that a stage built itself (chat data) are not in
+ * the ledger to re-read. */
 static bool replayable(const verifier *v, const node *b)
 {
     const cJSON *r = b->session >= 0 ? v->l.lines[b->session].record : NULL;
-    return r && num(r, "ranks", 1) == 1 && data_dir_of(v, b->session);
+    return r && num(r, "ranks", 1) == 1 && data_dir_of(v, b->session) && session_backend(v, b->session);
 }
 
 /* A different build may round differently: worth a note when a replay differs. */
@@ -388,7 +413,8 @@ static void check_replay(verifier *v, cJSON *json)
     qsort(pick, (size_t)k, sizeof *pick, by_int);
     fprintf(v->out, "replay: %d of %d checkpoint intervals, chosen with --seed %llu\n", k, n, (unsigned long long)v->o->seed);
     if (m < n)
-        fprintf(v->out, "  %d interval(s) cannot be replayed here (trained on several ranks, or from rows not in token shards)\n",
+        fprintf(v->out, "  %d interval(s) cannot be replayed here (trained on several ranks, from rows not in token shards, or "
+                "on a GPU this machine lacks)\n",
                 n - m);
     cJSON_AddNumberToObject(json, "seed", (double)v->o->seed);
     cJSON_AddNumberToObject(json, "intervals", n);

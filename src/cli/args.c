@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dokja/backend.h"
 #include "dokja/error.h"
 
 /* "--hidden-size" names the field "hidden_size". */
@@ -150,4 +151,13 @@ int dk_cli_error(void)
 {
     fprintf(stderr, "dokja: error: %s\n", dk_error());
     return DK_EXIT_ERROR;
+}
+
+const dk_backend *dk_device_opts_backend(const dk_device_opts *d) { return dk_backend_get(d->device, d->precision); }
+
+void dk_device_opts_free(dk_device_opts *d)
+{
+    free(d->device);
+    free(d->precision);
+    d->device = d->precision = NULL;
 }

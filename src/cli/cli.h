@@ -65,6 +65,17 @@ void dk_cli_help(const dk_cli *cli);
 /* Prints "dokja: error: <message>" and returns DK_EXIT_ERROR. */
 int dk_cli_error(void);
 
+/* --device and --precision: where a verb computes (backend.h). */
+typedef struct {
+    char *device, *precision;
+} dk_device_opts;
+#define DK_DEVICE_OPTS(d)                                                                                               \
+    {"device", DK_FIELD_STRING, &(d)->device, "cpu|cuda", "where to compute (default cpu; docs/cuda.md)"},             \
+        {"precision", DK_FIELD_STRING, &(d)->precision, "fp32|bf16", "cuda matmul operands (default bf16; the CPU: fp32)"}
+/* The backend they name, or NULL with dk_error set. */
+const struct dk_backend *dk_device_opts_backend(const dk_device_opts *d);
+void dk_device_opts_free(dk_device_opts *d);
+
 int cmd_tokenize(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_train(int argc, char **argv);

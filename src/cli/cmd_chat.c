@@ -169,6 +169,7 @@ int cmd_chat(int argc, char **argv)
     }
     if ((rc = dk_gen_opts_check(&g, &cli)) >= 0) goto done;
     if (dk_lm_open(&lm, model_dir) || (!lm.chat && dk_fail("%s cannot chat: %s", model_dir, lm.chat_problem)) ||
+        dk_gen_opts_use_device(&g, &lm.model) ||
         dk_sampler_init(&s, &g.sampling, lm.model.cfg.vocab_size)) {
         rc = dk_cli_error();
         goto done;
@@ -210,7 +211,7 @@ done:
     free(line);
     dk_sampler_free(&s);
     dk_lm_close(&lm);
-    dk_strlist_free(&g.stop);
+    dk_gen_opts_free(&g);
     free(model_dir);
     free(system);
     return rc;

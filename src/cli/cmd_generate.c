@@ -80,7 +80,8 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "dokja: %s\n", dk_error());
         goto done;
     }
-    if (dk_lm_open(&lm, model_dir) || (prompt && dk_lm_text_prompt(&lm, prompt, &prompt_tok, &n)) ||
+    if (dk_lm_open(&lm, model_dir) || dk_gen_opts_use_device(&g, &lm.model) ||
+        (prompt && dk_lm_text_prompt(&lm, prompt, &prompt_tok, &n)) ||
         dk_sampler_init(&s, &g.sampling, lm.model.cfg.vocab_size)) {
         rc = dk_cli_error();
         goto done;
@@ -99,7 +100,7 @@ done:
     dk_printer_free(&pr);
     dk_sampler_free(&s);
     dk_lm_close(&lm);
-    dk_strlist_free(&g.stop);
+    dk_gen_opts_free(&g);
     free(model_dir);
     free(prompt);
     free(prompt_ids);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "dokja/backend.h"
 #include "dokja/error.h"
 #include "dokja/serve.h"
 
@@ -13,6 +14,7 @@ int cmd_serve(int argc, char **argv)
     char *model_dir = NULL, *host = NULL, *api_key = NULL;
     int port = 8080, parallel = 4, queue = 64, context = 0, threads = 0;
     int64_t max_body = 1 << 20;
+    dk_device_opts dev = {0};
     const dk_opt opts[] = {
         {"model", DK_FIELD_STRING, &model_dir, "DIR", "model directory (fp32 or q8)"},
         {"host", DK_FIELD_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1)"},
@@ -23,6 +25,7 @@ int cmd_serve(int argc, char **argv)
         {"max-body", DK_FIELD_I64, &max_body, "BYTES", "larger request bodies get 413 (default 1048576)"},
         {"api-key", DK_FIELD_STRING, &api_key, "KEY", "require Authorization: Bearer KEY on /v1 and /tokenize"},
         {"threads", DK_FIELD_INT, &threads, "N", "threads for decoding (default: all cores)"},
+        DK_DEVICE_OPTS(&dev),
         {0},
     };
     dk_cli cli = {.usage = "dokja serve --model DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--api-key KEY]",
@@ -51,7 +54,9 @@ int cmd_serve(int argc, char **argv)
     dk_server *s;
     dk_serve_config c = {.host = host ? host : "127.0.0.1", .port = port, .parallel = parallel, .queue = queue,
                          .context = context, .max_body = (size_t)max_body, .api_key = api_key, .threads = threads};
-    if (dk_lm_open(&lm, model_dir) || dk_server_start(&s, &lm, &c)) {
+    const dk_backend *be = NULL;
+    if (dk_lm_open(&lm, model_dir) || !(be = dk_device_opts_backend(&dev)) || dk_model_use(&lm.model, be) ||
+        dk_server_start(&s, &lm, &c)) {
         rc = dk_cli_error();
         goto done;
     }
@@ -64,6 +69,7 @@ int cmd_serve(int argc, char **argv)
     rc = DK_EXIT_OK;
 done:
     dk_lm_close(&lm);
+    dk_device_opts_free(&dev);
     free(model_dir);
     free(host);
     free(api_key);

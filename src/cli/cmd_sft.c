@@ -13,6 +13,7 @@ int cmd_sft(int argc, char **argv)
     dk_strlist data = {0};
     bool dry_run = false;
     dk_dist dist = {.size = 1};
+    dk_device_opts dev = {0};
     dk_sft_config_default(&job.train);
     const dk_opt opts[] = {
         {"model", DK_FIELD_STRING, &model, "DIR", "the base model directory (with its tokenizer.json)"},
@@ -24,6 +25,7 @@ int cmd_sft(int argc, char **argv)
         {"dry-run", DK_FIELD_BOOL, &dry_run, NULL, "print a rendered conversation with its learnt tokens marked; train nothing"},
         {"resume", DK_FIELD_BOOL, &job.resume, NULL, "continue from the newest checkpoint in RUN"},
         {"threads", DK_FIELD_INT, &job.threads, "N", "threads (default: all cores)"},
+        DK_DEVICE_OPTS(&dev),
         {0},
     };
     const dk_opt_group groups[] = {{"training", dk_train_config_fields, &job.train}};
@@ -51,7 +53,7 @@ int cmd_sft(int argc, char **argv)
         rc = dk_sft_dry_run(&job) ? dk_cli_error() : DK_EXIT_OK;
         goto done;
     }
-    if (dk_dist_init(&dist, 600)) {
+    if (!(job.be = dk_device_opts_backend(&dev)) || dk_dist_init(&dist, 600)) {
         rc = dk_cli_error();
         goto done;
     }
@@ -61,6 +63,7 @@ done:
     dk_dist_finalize(&dist);
     dk_train_config_free(&job.train);
     dk_strlist_free(&data);
+    dk_device_opts_free(&dev);
     free(model);
     free(out);
     return rc;

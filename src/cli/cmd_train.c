@@ -19,6 +19,7 @@ int cmd_train(int argc, char **argv)
     int threads = 0;
     double dist_timeout = 600;
     dk_dist dist = {.size = 1};
+    dk_device_opts dev = {0};
     dk_model_config_default(&job.model);
     job.model.vocab_size = 0; /* 0: taken from the shards' header */
     dk_train_config_default(&job.train);
@@ -30,13 +31,14 @@ int cmd_train(int argc, char **argv)
         {"init-from", DK_FIELD_STRING, &init_from, "DIR", "start from this model directory's weights"},
         {"threads", DK_FIELD_INT, &threads, "N", "threads per process (default: all cores)"},
         {"dist-timeout", DK_FIELD_DOUBLE, &dist_timeout, "S", "under mpirun: seconds to wait for the other ranks (default 600)"},
+        DK_DEVICE_OPTS(&dev),
         {0},
     };
     const dk_opt_group groups[] = {{"model (HF config.json keys)", dk_model_config_fields, &job.model},
                                    {"training", dk_train_config_fields, &job.train}};
     dk_cli cli = {.usage = "dokja train --data DIR --out RUN [--config FILE.json] [options]",
-                  .summary = "Pretrains a Llama model on token shards, on CPU and deterministically: the same seed, data and\n"
-                             "thread count give bit-identical weights, also across --resume. Writes RUN/log.jsonl,\n"
+                  .summary = "Pretrains a Llama model on token shards, deterministically: the same seed, data, device and\n"
+                             "thread count give bit-identical weights, also across --resume. --device cuda trains on a GPU. Writes RUN/log.jsonl,\n"
                              "RUN/ckpt/step-N/ and the final HF model directory RUN/model/. Under mpirun (or srun)\n"
                              "each rank trains on its slice of every batch (docs/distributed.md).",
                   .opts = opts,
@@ -47,6 +49,10 @@ int cmd_train(int argc, char **argv)
     rc = DK_EXIT_USAGE;
     if (!data || !out || cli.npositional) {
         fprintf(stderr, "dokja: train needs --data DIR and --out RUN\nusage: %s (see --help)\n", cli.usage);
+        goto done;
+    }
+    if (!(job.be = dk_device_opts_backend(&dev))) {
+        rc = dk_cli_error();
         goto done;
     }
     rc = DK_EXIT_ERROR;
@@ -91,6 +97,7 @@ int cmd_train(int argc, char **argv)
 done:
     dk_dist_finalize(&dist);
     dk_train_config_free(&job.train);
+    dk_device_opts_free(&dev);
     free(config);
     free(data);
     free(out);

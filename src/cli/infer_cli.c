@@ -21,7 +21,19 @@ int dk_gen_opts_check(dk_gen_opts *g, dk_cli *cli)
             return DK_EXIT_USAGE;
         }
     dk_set_threads(g->threads);
+    if (!(g->be = dk_device_opts_backend(&g->dev))) return dk_cli_error();
     return -1;
+}
+
+int dk_gen_opts_use_device(const dk_gen_opts *g, dk_model *m)
+{
+    return dk_model_use(m, g->be);
+}
+
+void dk_gen_opts_free(dk_gen_opts *g)
+{
+    dk_strlist_free(&g->stop);
+    dk_device_opts_free(&g->dev);
 }
 
 void dk_printer_init(dk_printer *p, const dk_lm *lm, const dk_gen_opts *g, bool ids)

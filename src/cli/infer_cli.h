@@ -15,15 +15,20 @@ typedef struct {
     int max_new;
     dk_strlist stop;
     int threads;
+    dk_device_opts dev;
+    const dk_backend *be; /* what dev names, set by dk_gen_opts_check */
 } dk_gen_opts;
 
 #define DK_GEN_OPTS(g)                                                                                                  \
     {"max-new-tokens", DK_FIELD_INT, &(g)->max_new, "N", "tokens to generate at most"},                                 \
         {"stop", DK_FIELD_STRING, &(g)->stop, "TEXT", "stop when the output contains TEXT (repeatable)", true},        \
-        {"threads", DK_FIELD_INT, &(g)->threads, "N", "threads (default: all cores)"}
+        {"threads", DK_FIELD_INT, &(g)->threads, "N", "threads (default: all cores)"}, DK_DEVICE_OPTS(&(g)->dev)
 
-/* Checks the ranges (a usage error, printed) and applies --threads. */
+/* Checks the ranges (a usage error, printed), applies --threads and finds --device. */
 int dk_gen_opts_check(dk_gen_opts *g, dk_cli *cli);
+/* Moves the opened model to --device. */
+int dk_gen_opts_use_device(const dk_gen_opts *g, dk_model *m);
+void dk_gen_opts_free(dk_gen_opts *g);
 
 /* Streams a reply to stdout: text (or ids) as it comes; the callback of dk_gen. */
 typedef struct {

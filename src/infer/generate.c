@@ -29,9 +29,9 @@ float *dk_infer_batch(dk_model *m, int B, int T, const int *tokens, const int *s
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) a->pos[b * T + t] = a->start[b] + t;
     dk_model_forward_layers(m, B, T, 0);
-    dk_model_logits_last(m, B, T);
+    float *logits = dk_model_logits_last(m, B, T);
     a->pos = a->slot = a->start = NULL;
-    return a->logits;
+    return logits;
 }
 
 /* Takes a sampled token: the callback sees it, then the limits apply. */

@@ -1,7 +1,6 @@
 #include "dokja/model.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,16 +75,19 @@ int dk_model_create(dk_model *m, const dk_model_config *cfg)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
+    m->be = dk_backend_cpu();
     const dk_model_config *c = cfg;
     int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size;
     int HD = C / c->num_attention_heads, qd = HD * c->num_attention_heads, kvd = HD * c->num_key_value_heads;
     m->head_dim = HD;
     m->nparams = (size_t)V * C * (c->tie_word_embeddings ? 1 : 2) + (size_t)L * layer_size(c) + (size_t)C;
     m->param_block = dk_calloc(m->nparams, sizeof(float));
+    m->dev_block = m->param_block;
     m->tensors = dk_calloc((size_t)(9 * L + 3), sizeof *m->tensors);
     m->rope_cos = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
     m->rope_sin = dk_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)(HD / 2));
-    if (!m->param_block || !m->tensors || !m->rope_cos || !m->rope_sin || dk_model_bind(m, m->param_block, &m->params)) {
+    if (!m->param_block || !m->tensors || !m->rope_cos || !m->rope_sin || dk_model_bind(m, m->param_block, &m->params) ||
+        dk_model_bind(m, m->dev_block, &m->dev)) {
         dk_model_free(m);
         return -1;
     }
@@ -111,22 +113,84 @@ int dk_model_create(dk_model *m, const dk_model_config *cfg)
     return 0;
 }
 
+/* Releases the activations and gradients (backend memory). */
+static void free_acts(dk_model *m)
+{
+    const dk_backend *be = m->be;
+    dk_acts *a = &m->acts;
+    if (a->block) be->release(a->block);
+    if (a->dev_ints) be->release(a->dev_ints);
+    if (m->gacts.block) be->release(m->gacts.block);
+    free(a->tokens);
+    free(a->targets);
+    free(a->ints);
+    free(a->host_out);
+    memset(a, 0, sizeof *a);
+    memset(&m->gacts, 0, sizeof m->gacts);
+}
+
+static void free_grads(dk_model *m)
+{
+    if (m->grad_block) m->be->release(m->grad_block);
+    free(m->grads.layers);
+    m->grad_block = NULL;
+    m->grads.layers = NULL;
+}
+
 void dk_model_free(dk_model *m)
 {
+    if (!m->be) m->be = dk_backend_cpu(); /* a model that dk_model_create gave up on */
+    free_acts(m);
+    free_grads(m);
+    if (m->dev_block && m->dev_block != m->param_block) m->be->release(m->dev_block);
+    if (m->rope_cos) m->be->release(m->rope_cos);
+    if (m->rope_sin) m->be->release(m->rope_sin);
     free(m->param_block);
-    free(m->grad_block);
     free(m->params.layers);
-    free(m->grads.layers);
+    free(m->dev.layers);
     free(m->tensors);
-    free(m->rope_cos);
-    free(m->rope_sin);
-    free(m->acts.block);
-    free(m->acts.tokens);
-    free(m->acts.targets);
-    free(m->acts.ints);
-    free(m->gacts.block);
     dk_model_q8_free(m);
     memset(m, 0, sizeof *m);
+}
+
+int dk_model_use(dk_model *m, const dk_backend *be)
+{
+    if (be == m->be) return 0;
+    if (m->q8) return dk_fail("int8 models run on the CPU only; quantized weights cannot move to %s", be->name);
+    if (!m->be->host_memory) return dk_fail("the model is already on %s; it moves once, from the CPU", m->be->name);
+    size_t rope = sizeof(float) * (size_t)m->cfg.max_position_embeddings * (size_t)(m->head_dim / 2);
+    float *dev = be->alloc(sizeof(float) * m->nparams), *cs = be->alloc(rope), *sn = be->alloc(rope);
+    dk_params bound = {0};
+    if (!dev || !cs || !sn || dk_model_bind(m, dev, &bound)) {
+        if (dev) be->release(dev);
+        if (cs) be->release(cs);
+        if (sn) be->release(sn);
+        return -1;
+    }
+    be->upload(dev, m->param_block, sizeof(float) * m->nparams);
+    be->upload(cs, m->rope_cos, rope);
+    be->upload(sn, m->rope_sin, rope);
+    free_acts(m);
+    free_grads(m);
+    m->be->release(m->rope_cos);
+    m->be->release(m->rope_sin);
+    free(m->dev.layers);
+    m->be = be;
+    m->dev_block = dev;
+    m->dev = bound;
+    m->rope_cos = cs;
+    m->rope_sin = sn;
+    return 0;
+}
+
+void dk_model_upload(dk_model *m)
+{
+    if (m->dev_block != m->param_block) m->be->upload(m->dev_block, m->param_block, sizeof(float) * m->nparams);
+}
+
+void dk_model_download(dk_model *m)
+{
+    if (m->dev_block != m->param_block) m->be->download(m->param_block, m->dev_block, sizeof(float) * m->nparams);
 }
 
 double dk_model_init_std(const dk_model *m, const dk_param_tensor *t)
@@ -161,38 +225,54 @@ int dk_model_init(dk_model *m, uint64_t seed)
     return 0;
 }
 
+/* Points each part at its place in one allocation of the backend's memory. */
+typedef struct {
+    float **ptr;
+    size_t n;
+} act_part;
+
+static float *alloc_parts(const dk_backend *be, act_part *parts, size_t nparts)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nparts; i++) total += parts[i].n;
+    float *block = be->alloc(total * sizeof(float)), *p = block;
+    if (!block) {
+        dk_fail("out of %s memory for activations (%zu MB)", be->name, total * 4 >> 20);
+        return NULL;
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        *parts[i].ptr = p;
+        p += parts[i].n;
+    }
+    return block;
+}
+
 int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
 {
     const dk_model_config *c = &m->cfg;
+    const dk_backend *be = m->be;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, L = (size_t)c->num_hidden_layers,
            V = (size_t)c->vocab_size, NH = (size_t)c->num_attention_heads, HD = (size_t)m->head_dim,
            qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads;
     /* Inference keeps one layer's activations (shared by all layers) and a
      * per-layer KV cache. */
-    size_t Lact = training ? L : 1, BT = (size_t)B * (size_t)T;
+    bool per_layer = training && !m->recompute;
+    size_t Lact = per_layer ? L : 1, BT = (size_t)B * (size_t)T, Lkv = training && !per_layer ? 1 : L;
     dk_acts *a = &m->acts;
-    free(a->block);
-    free(a->tokens);
-    free(a->targets);
-    free(a->ints);
-    free(m->gacts.block);
-    memset(a, 0, sizeof *a);
-    memset(&m->gacts, 0, sizeof m->gacts);
+    free_acts(m);
     a->B = B;
     a->T = T;
     a->S = S;
-    a->per_layer = training;
-    struct {
-        float **ptr;
-        size_t n;
-    } parts[] = {
-        {&a->residual, (Lact + 1) * BT * C},
+    a->training = training;
+    a->per_layer = per_layer;
+    act_part parts[] = {
+        {&a->residual, ((training ? L : 1) + 1) * BT * C},
         {&a->ln1, Lact * BT * C},
         {&a->ln1_rstd, Lact * BT},
         {&a->q, Lact * BT * qd},
-        {&a->k, L * (size_t)B * (size_t)S * kvd},
-        {&a->v, L * (size_t)B * (size_t)S * kvd},
-        {&a->att, Lact * (size_t)B * NH * (size_t)T * (size_t)S},
+        {&a->k, Lkv * (size_t)B * (size_t)S * kvd},
+        {&a->v, Lkv * (size_t)B * (size_t)S * kvd},
+        {&a->att, Lact * be->attention_floats(B, (int)NH, T, S)},
         {&a->atty, Lact * BT * qd},
         {&a->res_mid, Lact * BT * C},
         {&a->ln2, Lact * BT * C},
@@ -202,55 +282,41 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->hmlp, Lact * BT * I},
         {&a->lnf, BT * C},
         {&a->lnf_rstd, BT},
-        {&a->logits, (training ? BT : (size_t)B) * V},
+        {&a->logits, training ? be->logits_floats((int)BT, (int)V) : (size_t)B * V},
         {&a->lse, BT},
         {&a->losses, BT},
         {&a->knew, training ? 0 : BT * kvd},
         {&a->vnew, training ? 0 : BT * kvd},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) total += parts[i].n;
-    a->block = dk_calloc(total, sizeof(float));
+    a->block = alloc_parts(be, parts, sizeof parts / sizeof *parts);
     a->tokens = dk_calloc(BT, sizeof(int));
     a->targets = dk_calloc(BT, sizeof(int));
-    if (!a->block || !a->tokens || !a->targets) return dk_fail("out of memory for activations (%zu MB)", total * 4 >> 20);
-    float *p = a->block;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        *parts[i].ptr = p;
-        p += parts[i].n;
+    if (!training) a->ints = dk_calloc(BT + 2 * (size_t)B, sizeof(int));
+    if (!a->block || !a->tokens || !a->targets || (!training && !a->ints)) return -1;
+    if (!be->host_memory) {
+        /* tokens, targets, pos, seg (B, T) and slot, start (B) */
+        a->dev_ints = be->alloc(sizeof(int) * (4 * BT + 2 * (size_t)B));
+        a->host_out = dk_calloc(BT > (size_t)B * V ? BT : (size_t)B * V, sizeof(float));
+        if (!a->dev_ints || !a->host_out) return -1;
     }
-    if (!training) {
-        a->ints = dk_calloc(BT + 2 * (size_t)B, sizeof(int));
-        return a->ints ? 0 : -1;
-    }
+    if (!training) return 0;
 
     dk_grad_acts *g = &m->gacts;
-    size_t threads = (size_t)omp_get_max_threads();
-    struct {
-        float **ptr;
-        size_t n;
-    } gparts[] = {
+    act_part gparts[] = {
         {&g->dres, BT * C}, {&g->dln, BT * C},   {&g->dq, BT * qd},  {&g->dk, BT * kvd},
-        {&g->dv, BT * kvd}, {&g->datty, BT * qd}, {&g->datt, threads * (size_t)T * (size_t)T},
+        {&g->dv, BT * kvd}, {&g->datty, BT * qd}, {&g->datt, be->attention_scratch_floats(B, (int)NH, T)},
         {&g->dgate, BT * I}, {&g->dup, BT * I},   {&g->dh, BT * I},
     };
-    total = 0;
-    for (size_t i = 0; i < sizeof gparts / sizeof *gparts; i++) total += gparts[i].n;
-    g->block = dk_calloc(total, sizeof(float));
+    g->block = alloc_parts(be, gparts, sizeof gparts / sizeof *gparts);
     if (!g->block) return -1;
-    p = g->block;
-    for (size_t i = 0; i < sizeof gparts / sizeof *gparts; i++) {
-        *gparts[i].ptr = p;
-        p += gparts[i].n;
-    }
     if (!m->grad_block) {
-        m->grad_block = dk_calloc(m->nparams, sizeof(float));
+        m->grad_block = be->alloc(m->nparams * sizeof(float));
         if (!m->grad_block || dk_model_bind(m, m->grad_block, &m->grads)) return -1;
     }
     return 0;
 }
 
-void dk_model_zero_grad(dk_model *m) { memset(m->grad_block, 0, m->nparams * sizeof(float)); }
+void dk_model_zero_grad(dk_model *m) { m->be->zero(m->grad_block, m->nparams * sizeof(float)); }
 
 double dk_model_flops_per_token(const dk_model_config *c, int T)
 {

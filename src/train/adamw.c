@@ -37,41 +37,86 @@ int dk_adamw_create_sharded(dk_adamw *o, size_t n, const dk_dist *d)
 
 void dk_adamw_free(dk_adamw *o)
 {
+    if (o->be) {
+        o->be->release(o->m);
+        o->be->release(o->v);
+    } else {
+        free(o->m);
+        free(o->v);
+    }
+    dk_reducer_free(o->reducer);
+    dk_nccl_free(o->nccl);
+    memset(o, 0, sizeof *o);
+}
+
+int dk_adamw_use(dk_adamw *o, const dk_backend *be)
+{
+    if (be->host_memory) return 0;
+    if (o->dist && o->dist->size > 1) {
+        if (dk_nccl_create(&o->nccl, o->dist, o->n)) return -1;
+        dk_reducer_free(o->reducer);
+        o->reducer = NULL;
+    }
+    size_t bytes = sizeof(float) * (o->hi - o->lo);
+    float *m = be->alloc(bytes), *v = be->alloc(bytes);
+    if (!m || !v) {
+        if (m) be->release(m);
+        if (v) be->release(v);
+        return -1;
+    }
+    be->upload(m, o->m, bytes);
+    be->upload(v, o->v, bytes);
     free(o->m);
     free(o->v);
-    dk_reducer_free(o->reducer);
-    memset(o, 0, sizeof *o);
+    o->m = m, o->v = v, o->be = be;
+    return 0;
+}
+
+int dk_adamw_download(const dk_adamw *o, float *m, float *v)
+{
+    size_t bytes = sizeof(float) * (o->hi - o->lo);
+    if (!o->be) {
+        memcpy(m, o->m, bytes);
+        memcpy(v, o->v, bytes);
+    } else {
+        o->be->download(m, o->m, bytes);
+        o->be->download(v, o->v, bytes);
+    }
+    return 0;
 }
 
 void dk_adamw_step(dk_adamw *o, dk_model *model, const dk_train_config *c, int64_t t, float lr, float grad_scale)
 {
     /* The same operations in the same order as torch.optim.AdamW. */
-    float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->adam_eps;
     double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    dk_adamw_args a = {.beta1 = (float)c->beta1, .beta2 = (float)c->beta2, .eps = (float)c->adam_eps,
+                       .step_size = (float)(lr / bc1), .bc2_sqrt = (float)sqrt(bc2), .grad_scale = grad_scale};
     for (int ti = 0; ti < model->ntensors; ti++) {
         const dk_param_tensor *tt = &model->tensors[ti];
         /* the part of this tensor inside [lo, hi) */
-        size_t a = tt->offset > o->lo ? tt->offset : o->lo, z = tt->offset + tt->numel < o->hi ? tt->offset + tt->numel : o->hi;
-        if (a >= z) continue;
-        float *p = model->param_block + a, *g = model->grad_block + a, *m = o->m + (a - o->lo), *v = o->v + (a - o->lo);
-        float decay = tt->decay ? 1.0f - lr * (float)c->weight_decay : 1.0f;
-        long n = (long)(z - a);
+        size_t lo = tt->offset > o->lo ? tt->offset : o->lo, hi = tt->offset + tt->numel < o->hi ? tt->offset + tt->numel : o->hi;
+        if (lo >= hi) continue;
+        a.decay = tt->decay ? 1.0f - lr * (float)c->weight_decay : 1.0f;
+        model->be->adamw(model->dev_block + lo, model->grad_block + lo, o->m + (lo - o->lo), o->v + (lo - o->lo),
+                         (long)(hi - lo), &a);
+    }
+}
+
+void dk_adamw_update(float *p, const float *g, float *m, float *v, long n, const dk_adamw_args *a)
+{
+    float b1 = a->beta1, b2 = a->beta2;
 #pragma omp parallel for schedule(static)
-        for (long i = 0; i < n; i++) {
-            float gi = g[i] * grad_scale; /* clipping, fused: one pass over the gradients */
-            p[i] *= decay;
-            m[i] = m[i] * b1 + gi * (1.0f - b1);
-            v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
-            float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-            p[i] -= step_size * (m[i] / denom);
-        }
+    for (long i = 0; i < n; i++) {
+        float gi = g[i] * a->grad_scale; /* clipping, fused: one pass over the gradients */
+        p[i] *= a->decay;
+        m[i] = m[i] * b1 + gi * (1.0f - b1);
+        v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
+        float denom = sqrtf(v[i]) / a->bc2_sqrt + a->eps;
+        p[i] -= a->step_size * (m[i] / denom);
     }
 }
 
 #define NORM_CHUNK 65536
-
-double dk_grad_norm(const float *g, size_t n) { return sqrt(dk_grad_sumsq(g, n)); }
 
 double dk_grad_sumsq(const float *g, size_t n)
 {

@@ -96,6 +96,11 @@ static int session_record(const dk_train_job *job, const dk_train_state *start, 
     cJSON_AddItemToObject(rec, "code", dk_ledger_code());
     cJSON_AddNumberToObject(rec, "threads", omp_get_max_threads());
     cJSON_AddNumberToObject(rec, "ranks", ranks);
+    /* A replay must run on the same kind of device at the same precision. */
+    const dk_backend *be = job->be ? job->be : dk_backend_cpu();
+    cJSON_AddStringToObject(rec, "device", be->name);
+    cJSON_AddStringToObject(rec, "precision", be->bf16 ? "bf16" : "fp32");
+    if (!be->host_memory) cJSON_AddStringToObject(rec, "gpu", dk_backend_device_name(be));
     cJSON_AddNumberToObject(from, "step", (double)start->step);
     cJSON_AddNumberToObject(from, "samples", (double)start->samples);
     char *ckpt = dk_strdupf("ckpt/step-%08lld", (long long)start->step);

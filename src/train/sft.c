@@ -161,6 +161,7 @@ int dk_sft(dk_sft_job *job)
     tj.init_from = job->base_dir;
     tj.resume = job->resume;
     tj.threads = job->threads;
+    tj.be = job->be;
     tj.dist = job->dist;
     tj.train_rows = &d.train;
     tj.val_rows = d.val.count ? &d.val : NULL;

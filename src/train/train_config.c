@@ -25,6 +25,7 @@ const dk_field dk_train_config_fields[] = {
     F(checkpoint_every, DK_FIELD_I64, "steps between checkpoints (0: only at the end)"),
     F(eval_every, DK_FIELD_I64, "steps between validation losses (0: only at the end)"),
     F(eval_batches, DK_FIELD_INT, "validation micro-batches per evaluation"),
+    F(recompute, DK_FIELD_BOOL, "recompute each layer's activations in the backward pass: less memory, one more forward"),
     {0},
 };
 #undef F

@@ -120,20 +120,38 @@ static int save_checkpoint(trainer *t, const dk_model_dir_info *info)
 {
     dk_adamw *o = &t->opt, whole = {.n = o->n, .lo = 0, .hi = o->n};
     int rc = 0;
+    dk_model_download(&t->model);
+    /* this rank's moments in host memory: copied off the device first */
+    size_t shard = o->hi - o->lo;
+    float *m = o->m, *v = o->v;
+    if (o->be) {
+        m = dk_malloc(sizeof(float) * (shard ? shard : 1));
+        v = dk_malloc(sizeof(float) * (shard ? shard : 1));
+        if (!m || !v) dk_dist_abort(t->dist, dk_error());
+        dk_adamw_download(o, m, v);
+    }
     if (t->dist->size > 1) {
         if (t->lead) {
             whole.m = dk_malloc(sizeof(float) * o->n);
             whole.v = dk_malloc(sizeof(float) * o->n);
             if (!whole.m || !whole.v) dk_dist_abort(t->dist, dk_error());
         }
-        if (dk_dist_gather_shard(t->dist, o->m, whole.m, o->n) || dk_dist_gather_shard(t->dist, o->v, whole.v, o->n))
+        if (dk_dist_gather_shard(t->dist, m, whole.m, o->n) || dk_dist_gather_shard(t->dist, v, whole.v, o->n))
             dk_dist_abort(t->dist, dk_error());
+    } else {
+        whole.m = m, whole.v = v;
     }
-    if (t->lead) rc = dk_checkpoint_save(t->job->out_dir, &t->model, t->dist->size > 1 ? &whole : o, &t->state, info);
+    if (t->lead) rc = dk_checkpoint_save(t->job->out_dir, &t->model, &whole, &t->state, info);
     if (t->lead && !rc) rc = dk_ledger_train_checkpoint(t->job->out_dir, t->state.step, false, t->ledger_head);
     if (t->dist->size > 1) {
         free(whole.m);
         free(whole.v);
+    }
+    if (o->be) {
+        free(m);
+        free(v);
+    }
+    if (t->dist->size > 1) {
         /* Everyone stops together when rank 0 could not write. */
         int ok = rc == 0;
         if (dk_dist_bcast(t->dist, &ok, sizeof ok)) dk_dist_abort(t->dist, dk_error());
@@ -253,6 +271,12 @@ static int setup(trainer *t)
     }
     free(latest);
     if (rc) return -1;
+    /* Weights and moments are set on the host, then move to the device. */
+    if (job->be && !job->be->host_memory) {
+        /* each rank of a machine takes its own GPU */
+        if (t->dist->size > 1 && dk_cuda_set_device(t->dist->local_rank)) return -1;
+        if (dk_model_use(&t->model, job->be) || dk_adamw_use(&t->opt, job->be)) return -1;
+    }
 
     if (open_rows(t)) return -1;
     if (t->train->count < tc->batch_size)
@@ -264,6 +288,7 @@ static int setup(trainer *t)
     char *outcopy = strdup(job->out_dir);
     t->run_id = outcopy ? strdup(basename(outcopy)) : NULL;
     free(outcopy);
+    t->model.recompute = tc->recompute;
     if (dk_model_alloc_acts(&t->model, t->B, tc->seq_len, tc->seq_len, true)) return -1;
     t->model.acts.pos = t->pos;
     t->model.acts.seg = t->seg;
@@ -272,12 +297,14 @@ static int setup(trainer *t)
                                   .ledger_head = t->lead ? t->ledger_head : NULL};
     /* Provenance (ledger.h): what this session reads, and where it starts. */
     if (t->lead && dk_ledger_train_begin(job, &t->model, &t->state, &t->info, t->dist->size, t->ledger_head)) return -1;
-    t->peak_flops = dk_sgemm_peak(1024, 0.3) * t->dist->size;
+    t->peak_flops = t->model.be->host_memory ? dk_sgemm_peak(1024, 0.3) * t->dist->size
+                                             : dk_cuda_gemm_peak(t->model.be, 4096, 0.3) * t->dist->size;
     return 0;
 }
 
 static int write_final_model(trainer *t, const dk_model_dir_info *info)
 {
+    dk_model_download(&t->model);
     int rc = dk_model_dir_publish(t->job->out_dir, "model", &t->model, info);
     if (!rc) fprintf(stderr, "model written to %s/model\n", t->job->out_dir);
     return rc;

@@ -140,7 +140,8 @@ static void check_fixture(const char *name)
     tu_assert_close("loss", &loss, ref_loss, 1, 1e-4);
 
     dk_model_zero_grad(m);
-    dk_model_backward(m, B, T, 1.0f);
+    float again = dk_model_forward_backward(m, B, T, 1.0f);
+    assert_memory_equal(&again, &loss, sizeof loss);
     compare_params(&f, "grad.", m->grad_block, 1e-4);
 
     /* Three steps: lr warms up 1e-3, 2e-3, 3e-3 as the fixture's "lrs" list. */

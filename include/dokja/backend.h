@@ -1,0 +1,99 @@
+/* Where the model computes: a table of the layers (layers.h), the memory
+ * they work on, and the optimizer, one table per backend. The model's
+ * forward and backward passes (model_forward.c) are written once and call
+ * through the table, so the CPU and the GPU run the same model logic.
+ *
+ * Pointers given to a table's functions are that backend's memory (device
+ * memory on a GPU), except where said. Every function is deterministic: the
+ * same inputs give the same bits on the same hardware, whatever the thread
+ * count (no atomics in reductions on the GPU). */
+#ifndef DK_BACKEND_H
+#define DK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One AdamW update's constants (torch.optim.AdamW, see train.h). */
+typedef struct {
+    float beta1, beta2, eps;
+    float decay;      /* 1 - lr * weight_decay, or 1 for tensors without decay */
+    float step_size;  /* lr / (1 - beta1^t) */
+    float bc2_sqrt;   /* sqrt(1 - beta2^t) */
+    float grad_scale; /* the clipping factor */
+} dk_adamw_args;
+
+typedef struct dk_backend {
+    const char *name;    /* "cpu", "cuda" */
+    bool host_memory;    /* its memory is the host's: no copies needed */
+    bool bf16;           /* matmul operands are rounded to bf16 */
+    /* Memory, in bytes. alloc zeroes and returns NULL (dk_error set) when out of memory. */
+    void *(*alloc)(size_t bytes);
+    void (*release)(void *p);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    void (*zero)(void *p, size_t bytes);
+
+    /* The layers, with the contracts of layers.h. */
+    void (*embedding_forward)(float *out, const int *tokens, const float *wte, int N, int C);
+    void (*embedding_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
+    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                             const float *rstd, int N, int C);
+    void (*matmul_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
+    void (*matmul_rows_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
+    void (*matmul_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight, int N,
+                            int IC, int OC, bool accumulate);
+    void (*rope_forward)(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
+                         const int *pos);
+    void (*rope_backward)(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
+    /* What attention keeps per layer for its backward (floats): the CPU keeps
+     * the probabilities (B, NH, T, S), a GPU only each row's log-sum-exp
+     * (B, NH, T) and recomputes the rest tile by tile. And the scratch its
+     * backward needs (floats). */
+    size_t (*attention_floats)(int B, int NH, int T, int S);
+    size_t (*attention_scratch_floats)(int B, int NH, int T);
+    void (*attention_forward)(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S,
+                              int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
+    /* out is the forward's output; seg as for the forward (NULL: plain rows). */
+    void (*attention_backward)(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
+                               const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
+                               int NKV, int HD, const int *seg);
+    void (*swiglu_forward)(float *h, const float *gate, const float *up, long n);
+    void (*swiglu_backward)(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
+    void (*residual_forward)(float *out, const float *a, const float *b, long n);
+
+    /* The head and the loss: logits = x (N, C) @ w (V, C)^T, losses (N) and
+     * lse (N) as dk_crossentropy_forward. When dx is not NULL, also the
+     * backward for d(loss of a counted row) = dloss: dx (N, C) overwritten,
+     * dw (V, C) +=. logits is scratch of logits_floats(N, V) floats: the CPU
+     * fills all N rows (and leaves them there: the logits after a forward,
+     * their gradient after a backward); a GPU works a chunk of rows at a
+     * time, so no (N, V) tensor is ever held. */
+    size_t (*logits_floats)(int N, int V);
+    void (*classifier)(float *losses, float *lse, float *logits, const float *x, const float *w, const int *targets, int N,
+                       int C, int V, float *dx, float *dw, float dloss);
+
+    /* p, g, m, v (n): one AdamW update of a range of parameters. */
+    void (*adamw)(float *p, const float *g, float *m, float *v, long n, const dk_adamw_args *a);
+    /* The sum of squares of x (n), summed in fixed chunks. */
+    double (*sumsq)(const float *x, size_t n);
+} dk_backend;
+
+const dk_backend *dk_backend_cpu(void);
+/* The CUDA backend on the current device; NULL with dk_error set when dokja
+ * was built without CUDA or no GPU can be used. bf16: matmuls take bf16
+ * operands and accumulate in fp32 (docs/cuda.md); otherwise all fp32. */
+const dk_backend *dk_backend_cuda(bool bf16);
+/* "cpu" or "cuda"; precision "fp32", "bf16" or NULL (the device's default:
+ * fp32 on the CPU, bf16 on a GPU). NULL with dk_error set on a bad name or
+ * a device that cannot be used. */
+const dk_backend *dk_backend_get(const char *device, const char *precision);
+/* The device's name for logs ("cpu", "NVIDIA H100 80GB HBM3"). */
+const char *dk_backend_device_name(const dk_backend *be);
+const char *dk_cuda_device_name(void);
+/* The best FLOP/s of an n x n x n matmul on the GPU at the backend's
+ * precision, measured for about `seconds`; 0 with dk_error set on failure. */
+double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds);
+
+#endif

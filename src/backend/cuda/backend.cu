@@ -1,0 +1,140 @@
+/* The CUDA backend's table, its memory and the device it runs on. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cuda.h"
+
+extern "C" {
+#include "dokja/dist.h"
+}
+
+void dk_cuda_check(cudaError_t e, const char *what, const char *file, int line)
+{
+    if (e == cudaSuccess) return;
+    fprintf(stderr, "dokja: error: CUDA: %s (%s) at %s:%d\n", cudaGetErrorString(e), what, file, line);
+    exit(1);
+}
+
+static struct {
+    void *buf[DK_SCRATCH_COUNT];
+    size_t size[DK_SCRATCH_COUNT];
+    void *host[DK_SCRATCH_COUNT];
+    size_t host_size[DK_SCRATCH_COUNT];
+    char name[256];
+} g;
+
+void *dk_cuda_scratch(int slot, size_t bytes)
+{
+    if (bytes > g.size[slot]) {
+        /* cudaFree waits for the kernels that may still use the old buffer */
+        if (g.buf[slot]) DK_CUDA(cudaFree(g.buf[slot]));
+        g.buf[slot] = NULL;
+        size_t grown = bytes + bytes / 4;
+        DK_CUDA(cudaMalloc(&g.buf[slot], grown));
+        g.size[slot] = grown;
+    }
+    return g.buf[slot];
+}
+
+void *dk_cuda_host_scratch(int slot, size_t bytes)
+{
+    if (bytes > g.host_size[slot]) {
+        free(g.host[slot]);
+        g.host[slot] = malloc(bytes);
+        if (!g.host[slot]) {
+            fprintf(stderr, "dokja: error: out of host memory (%zu bytes)\n", bytes);
+            exit(1);
+        }
+        g.host_size[slot] = bytes;
+    }
+    return g.host[slot];
+}
+
+static void *cuda_alloc(size_t bytes)
+{
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        cudaGetLastError(); /* clear it: the caller decides what happens next */
+        dk_fail("out of GPU memory: %zu MB more were asked for (%s)", bytes >> 20, cudaGetErrorString(e));
+        return NULL;
+    }
+    DK_CUDA(cudaMemset(p, 0, bytes ? bytes : 1));
+    return p;
+}
+
+static void cuda_release(void *p) { DK_CUDA(cudaFree(p)); }
+static void cuda_upload(void *dst, const void *src, size_t bytes) { DK_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice)); }
+static void cuda_download(void *dst, const void *src, size_t bytes) { DK_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost)); }
+static void cuda_copy(void *dst, const void *src, size_t bytes) { DK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0)); }
+static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, bytes, 0)); }
+
+/* The two precisions differ in their matmuls only. */
+#define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
+    static void matmul_forward_##suffix(float *out, const float *inp, const float *w, int N, int IC, int OC)            \
+    {                                                                                                                    \
+        dk_cuda_matmul_forward(bf16, out, inp, w, N, IC, OC);                                                           \
+    }                                                                                                                    \
+    static void matmul_backward_##suffix(float *dinp, float *dw, const float *dout, const float *inp, const float *w,   \
+                                         int N, int IC, int OC, bool acc)                                               \
+    {                                                                                                                    \
+        dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, w, N, IC, OC, acc);                                          \
+    }                                                                                                                    \
+    static void classifier_##suffix(float *losses, float *lse, float *logits, const float *x, const float *w,           \
+                                    const int *targets, int N, int C, int V, float *dx, float *dw, float dloss)         \
+    {                                                                                                                    \
+        dk_cuda_classifier(bf16, losses, lse, logits, x, w, targets, N, C, V, dx, dw, dloss);                           \
+    }
+PRECISION_WRAPPERS(fp32, false)
+PRECISION_WRAPPERS(bf16, true)
+
+#define CUDA_TABLE(suffix, is_bf16)                                                                                      \
+    {                                                                                                                    \
+        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .alloc = cuda_alloc, .release = cuda_release,             \
+        .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero,                          \
+        .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
+        .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \
+        .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = matmul_forward_##suffix,                       \
+        .matmul_backward = matmul_backward_##suffix, .rope_forward = dk_cuda_rope_forward,                               \
+        .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
+        .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = dk_cuda_attention_forward,    \
+        .attention_backward = dk_cuda_attention_backward, .swiglu_forward = dk_cuda_swiglu_forward,                      \
+        .swiglu_backward = dk_cuda_swiglu_backward, .residual_forward = dk_cuda_residual_forward,                        \
+        .logits_floats = dk_cuda_logits_floats, .classifier = classifier_##suffix, .adamw = dk_cuda_adamw,               \
+        .sumsq = dk_cuda_sumsq,                                                                                          \
+    }
+static const dk_backend cuda_fp32 = CUDA_TABLE(fp32, false);
+static const dk_backend cuda_bf16 = CUDA_TABLE(bf16, true);
+
+extern "C" const dk_backend *dk_backend_cuda(bool bf16)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        dk_fail("--device cuda: no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        return NULL;
+    }
+    return bf16 ? &cuda_bf16 : &cuda_fp32;
+}
+
+extern "C" int dk_cuda_set_device(int index)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        return dk_fail("no usable GPU for this rank");
+    }
+    DK_CUDA(cudaSetDevice(index % n));
+    g.name[0] = 0; /* the name of the GPU now in use, on the next ask */
+    return 0;
+}
+
+extern "C" const char *dk_cuda_device_name(void)
+{
+    int dev = 0;
+    cudaDeviceProp p;
+    if (!g.name[0] && cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&p, dev) == cudaSuccess)
+        snprintf(g.name, sizeof g.name, "%s", p.name);
+    return g.name[0] ? g.name : "cuda";
+}

@@ -1,0 +1,217 @@
+/* The element-wise and row-wise layers: embedding, RMSNorm, RoPE, SwiGLU and
+ * the residual add, with the same formulas as src/model. */
+#include <string.h>
+
+#include "cuda.h"
+
+__global__ void embedding_forward_kernel(float *out, const int *tokens, const float *wte, int C)
+{
+    int i = blockIdx.y;
+    const float *row = wte + (size_t)tokens[i] * C;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) out[(size_t)i * C + c] = row[c];
+}
+
+void dk_cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C)
+{
+    if (N == 0) return;
+    embedding_forward_kernel<<<dim3(dk_blocks((size_t)C, 256), (unsigned)N), 256>>>(out, tokens, wte, C);
+    DK_CUDA_LAUNCHED();
+}
+
+/* One block per distinct token and column range: the rows of that token
+ * (ascending) add into its row in order, as on the CPU, without atomics. */
+__global__ void embedding_backward_kernel(float *dwte, const float *dout, const int *order, const int *starts,
+                                          const int *uniq, int C)
+{
+    int u = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float *d = dwte + (size_t)uniq[u] * C + c;
+    float acc = *d;
+    for (int j = starts[u]; j < starts[u + 1]; j++) acc += dout[(size_t)order[j] * C + c];
+    *d = acc;
+}
+
+void dk_cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C)
+{
+    if (N == 0) return;
+    /* Group the rows by token on the host: a counting sort, stable. */
+    int *host = (int *)dk_cuda_host_scratch(DK_SCRATCH_INTS, sizeof(int) * (size_t)N * 4 + sizeof(int));
+    int *tok = host, *order = host + N, *starts = host + 2 * N, *uniq = host + 3 * N + 1;
+    DK_CUDA(cudaMemcpy(tok, tokens, sizeof(int) * (size_t)N, cudaMemcpyDeviceToHost));
+    int vmax = 0;
+    for (int i = 0; i < N; i++) vmax = tok[i] > vmax ? tok[i] : vmax;
+    int *count = (int *)calloc((size_t)vmax + 2, sizeof(int));
+    if (!count) dk_cuda_check(cudaErrorMemoryAllocation, "host memory for the embedding backward", __FILE__, __LINE__);
+    for (int i = 0; i < N; i++) count[tok[i] + 1]++;
+    int U = 0;
+    for (int v = 0; v <= vmax; v++) {
+        if (count[v + 1]) uniq[U++] = v;
+        count[v + 1] += count[v];
+    }
+    for (int i = 0; i < N; i++) order[count[tok[i]]++] = i;
+    /* after the pass count[v] is where token v's rows end */
+    starts[0] = 0;
+    for (int u = 0; u < U; u++) starts[u + 1] = count[uniq[u]];
+    free(count);
+    int *dev = (int *)dk_cuda_scratch(DK_SCRATCH_INTS, sizeof(int) * ((size_t)N + 2 * (size_t)U + 1));
+    DK_CUDA(cudaMemcpy(dev, order, sizeof(int) * (size_t)N, cudaMemcpyHostToDevice));
+    DK_CUDA(cudaMemcpy(dev + N, starts, sizeof(int) * ((size_t)U + 1), cudaMemcpyHostToDevice));
+    DK_CUDA(cudaMemcpy(dev + N + U + 1, uniq, sizeof(int) * (size_t)U, cudaMemcpyHostToDevice));
+    embedding_backward_kernel<<<dim3(dk_blocks((size_t)C, 128), (unsigned)U), 128>>>(dwte, dout, dev, dev + N,
+                                                                                      dev + N + U + 1, C);
+    DK_CUDA_LAUNCHED();
+}
+
+#define ROW_THREADS 256
+
+__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *weight, int C, float eps)
+{
+    __shared__ float shared[32];
+    int i = blockIdx.x;
+    const float *x = inp + (size_t)i * C;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
+    ss = dk_block_sum(ss, shared);
+    float r = 1.0f / sqrtf(ss / (float)C + eps);
+    if (threadIdx.x == 0) rstd[i] = r;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) out[(size_t)i * C + c] = x[c] * r * weight[c];
+}
+
+void dk_cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps)
+{
+    if (N == 0) return;
+    rmsnorm_forward_kernel<<<(unsigned)N, ROW_THREADS>>>(out, rstd, inp, weight, C, eps);
+    DK_CUDA_LAUNCHED();
+}
+
+/* dx = r (g w) - x r^3 mean(g w x), added into dinp, one block per row. */
+__global__ void rmsnorm_backward_input_kernel(float *dinp, const float *dout, const float *inp, const float *weight,
+                                              const float *rstd, int C)
+{
+    __shared__ float shared[32];
+    int i = blockIdx.x;
+    const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
+    float r = rstd[i], dot = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dot += g[c] * weight[c] * x[c];
+    dot = dk_block_sum(dot, shared);
+    float k = dot * r * r * r / (float)C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dinp[(size_t)i * C + c] += g[c] * weight[c] * r - x[c] * k;
+}
+
+/* The weight gradient: each chunk of rows sums apart, then the chunks in
+ * order (as the CPU does, with more chunks). */
+#define RMS_CHUNKS 128
+
+__global__ void rmsnorm_weight_partial_kernel(float *partial, const float *dout, const float *inp, const float *rstd, int N,
+                                              int C)
+{
+    int ch = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    int i0 = (int)((long)N * ch / RMS_CHUNKS), i1 = (int)((long)N * (ch + 1) / RMS_CHUNKS);
+    float s = 0.0f;
+    for (int i = i0; i < i1; i++) s += dout[(size_t)i * C + c] * inp[(size_t)i * C + c] * rstd[i];
+    partial[(size_t)ch * C + c] = s;
+}
+
+__global__ void rmsnorm_weight_sum_kernel(float *dweight, const float *partial, int C)
+{
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float s = dweight[c];
+    for (int ch = 0; ch < RMS_CHUNKS; ch++) s += partial[(size_t)ch * C + c];
+    dweight[c] = s;
+}
+
+void dk_cuda_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                              const float *rstd, int N, int C)
+{
+    if (N == 0) return;
+    rmsnorm_backward_input_kernel<<<(unsigned)N, ROW_THREADS>>>(dinp, dout, inp, weight, rstd, C);
+    DK_CUDA_LAUNCHED();
+    float *partial = (float *)dk_cuda_scratch(DK_SCRATCH_REDUCE, sizeof(float) * RMS_CHUNKS * (size_t)C);
+    rmsnorm_weight_partial_kernel<<<dim3(dk_blocks((size_t)C, 128), RMS_CHUNKS), 128>>>(partial, dout, inp, rstd, N, C);
+    DK_CUDA_LAUNCHED();
+    rmsnorm_weight_sum_kernel<<<dk_blocks((size_t)C, 128), 128>>>(dweight, partial, C);
+    DK_CUDA_LAUNCHED();
+}
+
+/* One thread per rotated pair (i, i + HD/2) of a head. */
+__global__ void rope_kernel(float *x, const float *cos_t, const float *sin_t, int T, int H, int HD, int pos0, const int *pos,
+                            float sign, size_t pairs)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= pairs) return;
+    int half = HD / 2, i = (int)(id % half);
+    size_t row = id / half / H; /* b * T + t */
+    int t = (int)(row % T);
+    int p = pos ? pos[row] : pos0 + t;
+    float *v = x + id / half * HD;
+    float c = cos_t[(size_t)p * half + i], s = sign * sin_t[(size_t)p * half + i];
+    float x1 = v[i], x2 = v[i + half];
+    v[i] = x1 * c - x2 * s;
+    v[i + half] = x2 * c + x1 * s;
+}
+
+static void rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos,
+                 float sign)
+{
+    size_t pairs = (size_t)B * T * H * (HD / 2);
+    if (!pairs) return;
+    rope_kernel<<<dk_blocks(pairs, 256), 256>>>(x, cos_t, sin_t, T, H, HD, pos0, pos, sign, pairs);
+    DK_CUDA_LAUNCHED();
+}
+
+void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
+                          const int *pos)
+{
+    rope(x, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
+}
+
+void dk_cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos)
+{
+    rope(dx, cos_t, sin_t, B, T, H, HD, 0, pos, -1.0f);
+}
+
+__global__ void swiglu_forward_kernel(float *h, const float *gate, const float *up, long n)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = gate[i];
+    h[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+__global__ void swiglu_backward_kernel(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
+    dup[i] = dh[i] * g * sig;
+    dgate[i] = dh[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
+}
+
+__global__ void residual_kernel(float *out, const float *a, const float *b, long n)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a[i] + b[i];
+}
+
+void dk_cuda_swiglu_forward(float *h, const float *gate, const float *up, long n)
+{
+    if (n <= 0) return;
+    swiglu_forward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(h, gate, up, n);
+    DK_CUDA_LAUNCHED();
+}
+
+void dk_cuda_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+{
+    if (n <= 0) return;
+    swiglu_backward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(dgate, dup, dh, gate, up, n);
+    DK_CUDA_LAUNCHED();
+}
+
+void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n)
+{
+    if (n <= 0) return;
+    residual_kernel<<<dk_blocks((size_t)n, 256), 256>>>(out, a, b, n);
+    DK_CUDA_LAUNCHED();
+}

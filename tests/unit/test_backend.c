@@ -1,0 +1,622 @@
+/* Backends against the CPU: every layer on the same inputs, then whole
+ * training steps and decoding through the model.
+ *
+ * Two backends run here. "staged" is the CPU's kernels behind device-style
+ * memory: every buffer an operation receives must come from its own
+ * allocations, and the host reaches them only by upload and download, so it
+ * checks, without a GPU, that the model moves every tensor and integer it
+ * should (its results must equal the CPU's to the bit). "cuda" is the GPU
+ * backend, fp32 (1e-4 relative) and bf16 (documented bounds, docs/cuda.md);
+ * its tests report themselves skipped where there is no GPU. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dokja/backend.h"
+#include "dokja/error.h"
+#include "dokja/infer.h"
+#include "dokja/layers.h"
+#include "dokja/quant.h"
+#include "dokja/rng.h"
+#include "dokja/train.h"
+#include "testutil.h"
+
+/* ---- the staged backend ---- */
+
+#define MAX_ALLOCS 4096
+static struct {
+    char *ptr[MAX_ALLOCS];
+    size_t size[MAX_ALLOCS];
+    int n;
+} staged_mem;
+
+/* Whether p lies inside one of the staged backend's live allocations. */
+static bool staged_owns(const void *p)
+{
+    if (!p) return true;
+    for (int i = 0; i < staged_mem.n; i++)
+        if ((const char *)p >= staged_mem.ptr[i] && (const char *)p < staged_mem.ptr[i] + staged_mem.size[i]) return true;
+    return false;
+}
+
+static void own_check(const void *p, const char *fn, const char *what)
+{
+    if (!staged_owns(p)) fail_msg("%s: %s is not the backend's memory", fn, what);
+}
+#define OWN(p) own_check((p), __func__, #p)
+
+static void *staged_alloc(size_t bytes)
+{
+    assert_true(staged_mem.n < MAX_ALLOCS);
+    char *p = calloc(bytes ? bytes : 1, 1);
+    staged_mem.ptr[staged_mem.n] = p;
+    staged_mem.size[staged_mem.n++] = bytes ? bytes : 1;
+    return p;
+}
+
+static void staged_release(void *p)
+{
+    for (int i = 0; i < staged_mem.n; i++)
+        if (staged_mem.ptr[i] == p) {
+            free(p);
+            staged_mem.ptr[i] = staged_mem.ptr[--staged_mem.n];
+            staged_mem.size[i] = staged_mem.size[staged_mem.n];
+            return;
+        }
+    fail_msg("release of memory the staged backend did not allocate");
+}
+
+static void staged_upload(void *dst, const void *src, size_t bytes)
+{
+    OWN(dst);
+    assert_false(staged_owns(src) && src);
+    memcpy(dst, src, bytes);
+}
+
+static void staged_download(void *dst, const void *src, size_t bytes)
+{
+    OWN(src);
+    assert_false(staged_owns(dst) && dst);
+    memcpy(dst, src, bytes);
+}
+
+static void staged_copy(void *dst, const void *src, size_t bytes)
+{
+    OWN(dst), OWN(src);
+    memmove(dst, src, bytes);
+}
+
+static void staged_zero(void *p, size_t bytes)
+{
+    OWN(p);
+    memset(p, 0, bytes);
+}
+
+static const dk_backend *cpu_be(void) { return dk_backend_cpu(); }
+
+static void st_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C)
+{
+    OWN(out), OWN(tokens), OWN(wte);
+    cpu_be()->embedding_forward(out, tokens, wte, N, C);
+}
+static void st_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C)
+{
+    OWN(dwte), OWN(dout), OWN(tokens);
+    cpu_be()->embedding_backward(dwte, dout, tokens, N, C);
+}
+static void st_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
+{
+    OWN(out), OWN(rstd), OWN(inp), OWN(w);
+    cpu_be()->rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+}
+static void st_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
+                                int N, int C)
+{
+    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w), OWN(rstd);
+    cpu_be()->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+}
+static void st_matmul_forward(float *out, const float *inp, const float *w, int N, int IC, int OC)
+{
+    OWN(out), OWN(inp), OWN(w);
+    cpu_be()->matmul_forward(out, inp, w, N, IC, OC);
+}
+static void st_matmul_rows_forward(float *out, const float *inp, const float *w, int N, int IC, int OC)
+{
+    OWN(out), OWN(inp), OWN(w);
+    cpu_be()->matmul_rows_forward(out, inp, w, N, IC, OC);
+}
+static void st_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
+                               int OC, bool acc)
+{
+    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w);
+    cpu_be()->matmul_backward(dinp, dw, dout, inp, w, N, IC, OC, acc);
+}
+static void st_rope_forward(float *x, const float *c, const float *s, int B, int T, int H, int HD, int pos0, const int *pos)
+{
+    OWN(x), OWN(c), OWN(s), OWN(pos);
+    cpu_be()->rope_forward(x, c, s, B, T, H, HD, pos0, pos);
+}
+static void st_rope_backward(float *dx, const float *c, const float *s, int B, int T, int H, int HD, const int *pos)
+{
+    OWN(dx), OWN(c), OWN(s), OWN(pos);
+    cpu_be()->rope_backward(dx, c, s, B, T, H, HD, pos);
+}
+static void st_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S,
+                                 int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
+{
+    OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg);
+    cpu_be()->attention_forward(out, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+}
+static void st_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
+                                  const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
+                                  int NKV, int HD, const int *seg)
+{
+    OWN(dq), OWN(dk), OWN(dv), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg);
+    cpu_be()->attention_backward(dq, dk, dv, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
+}
+static void st_swiglu_forward(float *h, const float *gate, const float *up, long n)
+{
+    OWN(h), OWN(gate), OWN(up);
+    cpu_be()->swiglu_forward(h, gate, up, n);
+}
+static void st_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+{
+    OWN(dgate), OWN(dup), OWN(dh), OWN(gate), OWN(up);
+    cpu_be()->swiglu_backward(dgate, dup, dh, gate, up, n);
+}
+static void st_residual_forward(float *out, const float *a, const float *b, long n)
+{
+    OWN(out), OWN(a), OWN(b);
+    cpu_be()->residual_forward(out, a, b, n);
+}
+static void st_classifier(float *losses, float *lse, float *logits, const float *x, const float *w, const int *targets, int N,
+                          int C, int V, float *dx, float *dw, float dloss)
+{
+    OWN(losses), OWN(lse), OWN(logits), OWN(x), OWN(w), OWN(targets), OWN(dx), OWN(dw);
+    cpu_be()->classifier(losses, lse, logits, x, w, targets, N, C, V, dx, dw, dloss);
+}
+static void st_adamw(float *p, const float *g, float *m, float *v, long n, const dk_adamw_args *a)
+{
+    OWN(p), OWN(g), OWN(m), OWN(v);
+    cpu_be()->adamw(p, g, m, v, n, a);
+}
+static double st_sumsq(const float *x, size_t n)
+{
+    OWN(x);
+    return cpu_be()->sumsq(x, n);
+}
+
+static dk_backend staged;
+
+static const dk_backend *staged_backend(void)
+{
+    const dk_backend *c = dk_backend_cpu();
+    staged = (dk_backend){
+        .name = "staged", .host_memory = false, .alloc = staged_alloc, .release = staged_release,
+        .upload = staged_upload, .download = staged_download, .copy = staged_copy, .zero = staged_zero,
+        .embedding_forward = st_embedding_forward, .embedding_backward = st_embedding_backward,
+        .rmsnorm_forward = st_rmsnorm_forward, .rmsnorm_backward = st_rmsnorm_backward,
+        .matmul_forward = st_matmul_forward, .matmul_rows_forward = st_matmul_rows_forward,
+        .matmul_backward = st_matmul_backward, .rope_forward = st_rope_forward, .rope_backward = st_rope_backward,
+        .attention_floats = c->attention_floats, .attention_scratch_floats = c->attention_scratch_floats,
+        .attention_forward = st_attention_forward, .attention_backward = st_attention_backward,
+        .swiglu_forward = st_swiglu_forward, .swiglu_backward = st_swiglu_backward,
+        .residual_forward = st_residual_forward, .logits_floats = c->logits_floats, .classifier = st_classifier,
+        .adamw = st_adamw, .sumsq = st_sumsq};
+    return &staged;
+}
+
+/* ---- helpers ---- */
+
+typedef struct {
+    const dk_backend *be;
+    double tol; /* relative error allowed against the CPU; 0: the same bits */
+} subject;
+
+static void fill(float *x, size_t n, dk_rng *r, double std)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (float)(std * dk_rng_normal(r));
+}
+
+static void *to_dev(const dk_backend *be, const void *host, size_t bytes)
+{
+    void *d = be->alloc(bytes);
+    assert_non_null(d);
+    if (host) be->upload(d, host, bytes);
+    return d;
+}
+
+/* The device buffer's contents, in a fresh host buffer. */
+static float *to_host(const dk_backend *be, const float *dev, size_t n)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    be->download(h, dev, sizeof(float) * n);
+    return h;
+}
+
+static void expect_close(const subject *s, const char *what, const dk_backend *be, const float *dev, const float *ref, size_t n)
+{
+    float *got = to_host(be, dev, n);
+    if (s->tol == 0) {
+        if (memcmp(got, ref, sizeof(float) * n)) fail_msg("%s on %s: not the CPU's bits", what, be->name);
+    } else {
+        tu_assert_close(what, got, ref, n, s->tol);
+    }
+    free(got);
+}
+
+/* ---- layers ---- */
+
+static void check_layers(const subject *s)
+{
+    const dk_backend *be = s->be, *cpu = dk_backend_cpu();
+    dk_rng r;
+    dk_rng_seed(&r, 7);
+    enum { B = 2, T = 37, C = 48, NH = 4, NKV = 2, HD = 12, V = 50, S = 45 };
+    int N = B * T, qd = NH * HD, kvd = NKV * HD;
+    size_t NC = (size_t)N * C;
+
+    /* RMSNorm forward and backward */
+    float *x = malloc(sizeof(float) * NC), *w = malloc(sizeof(float) * C), *g = malloc(sizeof(float) * NC);
+    float *out = calloc(NC, sizeof(float)), *rstd = calloc((size_t)N, sizeof(float));
+    float *dx = calloc(NC, sizeof(float)), *dw = calloc(C, sizeof(float));
+    fill(x, NC, &r, 1.0), fill(w, C, &r, 1.0), fill(g, NC, &r, 1.0);
+    float *d_x = to_dev(be, x, sizeof(float) * NC), *d_w = to_dev(be, w, sizeof(float) * C), *d_g = to_dev(be, g, sizeof(float) * NC);
+    float *d_out = to_dev(be, NULL, sizeof(float) * NC), *d_rstd = to_dev(be, NULL, sizeof(float) * N);
+    float *d_dx = to_dev(be, NULL, sizeof(float) * NC), *d_dw = to_dev(be, NULL, sizeof(float) * C);
+    cpu->rmsnorm_forward(out, rstd, x, w, N, C, 1e-5f);
+    be->rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5f);
+    expect_close(s, "rmsnorm_forward", be, d_out, out, NC);
+    cpu->rmsnorm_backward(dx, dw, g, x, w, rstd, N, C);
+    be->rmsnorm_backward(d_dx, d_dw, d_g, d_x, d_w, d_rstd, N, C);
+    expect_close(s, "rmsnorm_backward dinp", be, d_dx, dx, NC);
+    expect_close(s, "rmsnorm_backward dweight", be, d_dw, dw, C);
+
+    /* matmul forward and backward (N, C) x (V, C)^T, accumulating */
+    float *wv = malloc(sizeof(float) * V * C), *mo = calloc((size_t)N * V, sizeof(float)), *gy = malloc(sizeof(float) * N * V);
+    float *dwv = calloc((size_t)V * C, sizeof(float));
+    fill(wv, (size_t)V * C, &r, 0.2), fill(gy, (size_t)N * V, &r, 1.0);
+    float *d_wv = to_dev(be, wv, sizeof(float) * V * C), *d_mo = to_dev(be, NULL, sizeof(float) * N * V);
+    float *d_gy = to_dev(be, gy, sizeof(float) * N * V), *d_dwv = to_dev(be, NULL, sizeof(float) * V * C);
+    cpu->matmul_forward(mo, x, wv, N, C, V);
+    be->matmul_forward(d_mo, d_x, d_wv, N, C, V);
+    expect_close(s, "matmul_forward", be, d_mo, mo, (size_t)N * V);
+    be->upload(d_dx, dx, sizeof(float) * NC);
+    cpu->matmul_backward(dx, dwv, gy, x, wv, N, C, V, true);
+    be->matmul_backward(d_dx, d_dwv, d_gy, d_x, d_wv, N, C, V, true);
+    expect_close(s, "matmul_backward dinp", be, d_dx, dx, NC);
+    expect_close(s, "matmul_backward dweight", be, d_dwv, dwv, (size_t)V * C);
+
+    /* embedding: repeated tokens sum into one row */
+    int tok[N];
+    for (int i = 0; i < N; i++) tok[i] = (int)dk_rng_below(&r, 9);
+    int *d_tok = to_dev(be, tok, sizeof tok);
+    cpu->embedding_forward(out, tok, wv, N, C);
+    be->embedding_forward(d_out, d_tok, d_wv, N, C);
+    expect_close(s, "embedding_forward", be, d_out, out, NC);
+    cpu->embedding_backward(dwv, g, tok, N, C);
+    be->embedding_backward(d_dwv, d_g, d_tok, N, C);
+    expect_close(s, "embedding_backward", be, d_dwv, dwv, (size_t)V * C);
+
+    /* SwiGLU and the residual add */
+    float *h = calloc(NC, sizeof(float)), *d2 = calloc(NC, sizeof(float));
+    float *d_h = to_dev(be, NULL, sizeof(float) * NC), *d_d2 = to_dev(be, NULL, sizeof(float) * NC);
+    cpu->swiglu_forward(h, x, g, (long)NC);
+    be->swiglu_forward(d_h, d_x, d_g, (long)NC);
+    expect_close(s, "swiglu_forward", be, d_h, h, NC);
+    cpu->swiglu_backward(dx, d2, w[0] > 0 ? g : x, x, g, (long)NC);
+    be->swiglu_backward(d_dx, d_d2, w[0] > 0 ? d_g : d_x, d_x, d_g, (long)NC);
+    expect_close(s, "swiglu_backward dgate", be, d_dx, dx, NC);
+    expect_close(s, "swiglu_backward dup", be, d_d2, d2, NC);
+    cpu->residual_forward(h, x, g, (long)NC);
+    be->residual_forward(d_h, d_x, d_g, (long)NC);
+    expect_close(s, "residual_forward", be, d_h, h, NC);
+
+    /* RoPE with packed positions, forward and back */
+    float cs[64 * HD / 2], sn[64 * HD / 2];
+    dk_rope_tables(cs, sn, 64, HD, 10000.0);
+    int pos[N], seg[N];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int cut = b == 0 ? 15 : 0; /* row 0 packs two sequences, the second from t = 15 */
+            pos[b * T + t] = t >= cut ? t - cut : t;
+            seg[b * T + t] = t >= cut ? cut : 0;
+        }
+    float *d_cs = to_dev(be, cs, sizeof cs), *d_sn = to_dev(be, sn, sizeof sn);
+    int *d_pos = to_dev(be, pos, sizeof pos), *d_seg = to_dev(be, seg, sizeof seg);
+    size_t nq = (size_t)N * qd, nkv = (size_t)N * kvd;
+    float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv), *v = malloc(sizeof(float) * nkv);
+    fill(q, nq, &r, 1.0), fill(k, nkv, &r, 1.0), fill(v, nkv, &r, 1.0);
+    float *d_q = to_dev(be, q, sizeof(float) * nq), *d_k = to_dev(be, k, sizeof(float) * nkv), *d_v = to_dev(be, v, sizeof(float) * nkv);
+    cpu->rope_forward(q, cs, sn, B, T, NH, HD, 0, pos);
+    be->rope_forward(d_q, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
+    expect_close(s, "rope_forward", be, d_q, q, nq);
+    cpu->rope_backward(q, cs, sn, B, T, NH, HD, pos);
+    be->rope_backward(d_q, d_cs, d_sn, B, T, NH, HD, d_pos);
+    expect_close(s, "rope_backward", be, d_q, q, nq);
+
+    /* Training attention over packed rows, forward and backward. */
+    float *ao = calloc(nq, sizeof(float)), *att = calloc(cpu->attention_floats(B, NH, T, T), sizeof(float));
+    float *d_ao = to_dev(be, NULL, sizeof(float) * nq), *d_att = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, T, T));
+    cpu->attention_forward(ao, att, q, k, v, B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
+    be->attention_forward(d_ao, d_att, d_q, d_k, d_v, B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
+    expect_close(s, "attention_forward", be, d_ao, ao, nq);
+    float *gq = malloc(sizeof(float) * nq), *dq = calloc(nq, sizeof(float)), *dk = calloc(nkv, sizeof(float)),
+          *dv = calloc(nkv, sizeof(float)), *scr = calloc(cpu->attention_scratch_floats(B, NH, T), sizeof(float));
+    fill(gq, nq, &r, 1.0);
+    float *d_gq = to_dev(be, gq, sizeof(float) * nq), *d_dq = to_dev(be, NULL, sizeof(float) * nq),
+          *d_dk = to_dev(be, NULL, sizeof(float) * nkv), *d_dv = to_dev(be, NULL, sizeof(float) * nkv),
+          *d_scr = to_dev(be, NULL, sizeof(float) * be->attention_scratch_floats(B, NH, T));
+    cpu->attention_backward(dq, dk, dv, scr, gq, ao, att, q, k, v, B, T, NH, NKV, HD, seg);
+    be->attention_backward(d_dq, d_dk, d_dv, d_scr, d_gq, d_ao, d_att, d_q, d_k, d_v, B, T, NH, NKV, HD, d_seg);
+    expect_close(s, "attention_backward dq", be, d_dq, dq, nq);
+    expect_close(s, "attention_backward dk", be, d_dk, dk, nkv);
+    expect_close(s, "attention_backward dv", be, d_dv, dv, nkv);
+
+    /* Inference attention: rows continue cached sequences in other slots. */
+    int slot[B] = {1, 0}, start[B] = {3, 8};
+    size_t ncache = (size_t)B * S * kvd;
+    float *kc = malloc(sizeof(float) * ncache), *vc = malloc(sizeof(float) * ncache);
+    fill(kc, ncache, &r, 1.0), fill(vc, ncache, &r, 1.0);
+    int Ti = 5;
+    float *d_kc = to_dev(be, kc, sizeof(float) * ncache), *d_vc = to_dev(be, vc, sizeof(float) * ncache);
+    int *d_slot = to_dev(be, slot, sizeof slot), *d_start = to_dev(be, start, sizeof start);
+    float *iatt = calloc(cpu->attention_floats(B, NH, Ti, S), sizeof(float));
+    float *d_iatt = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, Ti, S));
+    cpu->attention_forward(ao, iatt, q, kc, vc, B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
+    be->attention_forward(d_ao, d_iatt, d_q, d_kc, d_vc, B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
+    expect_close(s, "attention_forward (cache slots)", be, d_ao, ao, (size_t)B * Ti * qd);
+
+    /* The fused head: losses, lse, dx and dw; row 3 has no target. */
+    int tgt[N];
+    for (int i = 0; i < N; i++) tgt[i] = i == 3 ? -1 : (int)dk_rng_below(&r, V);
+    int *d_tgt = to_dev(be, tgt, sizeof tgt);
+    float *losses = calloc((size_t)N, sizeof(float)), *lse = calloc((size_t)N, sizeof(float));
+    float *logits = calloc(cpu->logits_floats(N, V), sizeof(float));
+    float *d_losses = to_dev(be, NULL, sizeof(float) * N), *d_lse = to_dev(be, NULL, sizeof(float) * N);
+    float *d_logits = to_dev(be, NULL, sizeof(float) * be->logits_floats(N, V));
+    memset(dwv, 0, sizeof(float) * V * C);
+    be->zero(d_dwv, sizeof(float) * V * C);
+    cpu->classifier(losses, lse, logits, x, wv, tgt, N, C, V, dx, dwv, 0.01f);
+    be->classifier(d_losses, d_lse, d_logits, d_x, d_wv, d_tgt, N, C, V, d_dx, d_dwv, 0.01f);
+    expect_close(s, "classifier losses", be, d_losses, losses, (size_t)N);
+    expect_close(s, "classifier lse", be, d_lse, lse, (size_t)N);
+    expect_close(s, "classifier dx", be, d_dx, dx, NC);
+    expect_close(s, "classifier dw", be, d_dwv, dwv, (size_t)V * C);
+
+    /* AdamW and the sum of squares */
+    float *m1 = calloc(NC, sizeof(float)), *v1 = calloc(NC, sizeof(float));
+    float *d_m1 = to_dev(be, NULL, sizeof(float) * NC), *d_v1 = to_dev(be, NULL, sizeof(float) * NC);
+    dk_adamw_args a = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .decay = 0.999f, .step_size = 0.01f, .bc2_sqrt = 0.3f,
+                       .grad_scale = 0.5f};
+    for (int step = 0; step < 2; step++) {
+        cpu->adamw(x, g, m1, v1, (long)NC, &a);
+        be->adamw(d_x, d_g, d_m1, d_v1, (long)NC, &a);
+    }
+    expect_close(s, "adamw params", be, d_x, x, NC);
+    expect_close(s, "adamw m", be, d_m1, m1, NC);
+    expect_close(s, "adamw v", be, d_v1, v1, NC);
+    double ss = cpu->sumsq(g, NC), dss = be->sumsq(d_g, NC);
+    if (s->tol == 0) assert_true(ss == dss);
+    else assert_true(fabs(ss - dss) <= 1e-6 * ss);
+
+    void *devs[] = {d_x, d_w, d_g, d_out, d_rstd, d_dx, d_dw, d_wv, d_mo, d_gy, d_dwv, d_tok, d_h, d_d2, d_cs, d_sn, d_pos,
+                    d_seg, d_q, d_k, d_v, d_ao, d_att, d_gq, d_dq, d_dk, d_dv, d_scr, d_kc, d_vc, d_slot, d_start, d_iatt,
+                    d_tgt, d_losses, d_lse, d_logits, d_m1, d_v1};
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) be->release(devs[i]);
+    void *hosts[] = {x, w, g, out, rstd, dx, dw, wv, mo, gy, dwv, h, d2, q, k, v, ao, att, gq, dq, dk, dv, scr, kc, vc, iatt,
+                     losses, lse, logits, m1, v1};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) free(hosts[i]);
+}
+
+/* ---- the model ---- */
+
+static void small_config(dk_model_config *c)
+{
+    dk_model_config_default(c);
+    c->hidden_size = 48, c->intermediate_size = 96, c->num_hidden_layers = 2, c->num_attention_heads = 4;
+    c->num_key_value_heads = 2, c->vocab_size = 61, c->max_position_embeddings = 64;
+}
+
+static void random_rows(dk_model *m, void *user)
+{
+    dk_rng *r = user;
+    size_t n = (size_t)m->acts.B * m->acts.T;
+    for (size_t i = 0; i < n; i++) {
+        m->acts.tokens[i] = (int)dk_rng_below(r, (uint64_t)m->cfg.vocab_size);
+        m->acts.targets[i] = i % 7 == 3 ? -1 : (int)dk_rng_below(r, (uint64_t)m->cfg.vocab_size);
+    }
+}
+
+/* Three AdamW steps on `be`; the losses, norms and final weights (host). */
+static float *train_on(const dk_backend *be, bool recompute, double losses[3], double norms[3])
+{
+    dk_model_config c;
+    small_config(&c);
+    dk_model m;
+    dk_adamw o;
+    dk_train_config tc;
+    dk_train_config_default(&tc);
+    tc.batch_size = 3, tc.seq_len = 16, tc.steps = 3, tc.warmup_steps = 1, tc.grad_accum = 2, tc.lr = 3e-3;
+    assert_int_equal(dk_model_create(&m, &c), 0);
+    assert_int_equal(dk_model_init(&m, 5), 0);
+    assert_int_equal(dk_adamw_create(&o, m.nparams), 0);
+    assert_int_equal(dk_model_use(&m, be), 0);
+    assert_int_equal(dk_adamw_use(&o, be), 0);
+    m.recompute = recompute;
+    assert_int_equal(dk_model_alloc_acts(&m, tc.batch_size, tc.seq_len, tc.seq_len, true), 0);
+    float *before = malloc(sizeof(float) * m.nparams);
+    memcpy(before, m.param_block, sizeof(float) * m.nparams);
+    dk_rng r;
+    dk_rng_seed(&r, 11);
+    for (int s = 0; s < 3; s++) assert_int_equal(dk_train_step(&m, &o, &tc, s, random_rows, &r, &losses[s], &norms[s]), 0);
+    /* off the CPU the host copy only changes when downloaded */
+    if (!be->host_memory) assert_memory_equal(before, m.param_block, sizeof(float) * m.nparams);
+    dk_model_download(&m);
+    float *w = malloc(sizeof(float) * m.nparams);
+    memcpy(w, m.param_block, sizeof(float) * m.nparams);
+    free(before);
+    dk_adamw_free(&o);
+    dk_model_free(&m);
+    dk_train_config_free(&tc);
+    return w;
+}
+
+static void check_training(const subject *s)
+{
+    double l0[3], n0[3], l1[3], n1[3];
+    float *ref = train_on(dk_backend_cpu(), false, l0, n0), *got = train_on(s->be, false, l1, n1);
+    dk_model_config c;
+    small_config(&c);
+    dk_model m;
+    assert_int_equal(dk_model_create(&m, &c), 0);
+    for (int i = 0; i < 3; i++) {
+        if (s->tol == 0) {
+            assert_true(l0[i] == l1[i] && n0[i] == n1[i]);
+        } else {
+            assert_true(fabs(l0[i] - l1[i]) <= s->tol * fabs(l0[i]));
+            assert_true(fabs(n0[i] - n1[i]) <= s->tol * 10 * fabs(n0[i]));
+        }
+    }
+    if (s->tol == 0) assert_memory_equal(ref, got, sizeof(float) * m.nparams);
+    else tu_assert_close("weights after 3 steps", got, ref, m.nparams, s->tol);
+    /* and again: the same bits on the same device */
+    double l2[3], n2[3];
+    float *again = train_on(s->be, false, l2, n2);
+    assert_memory_equal(got, again, sizeof(float) * m.nparams);
+    assert_memory_equal(l1, l2, sizeof l1);
+    /* recomputing the activations in the backward changes no bit */
+    free(again);
+    again = train_on(s->be, true, l2, n2);
+    assert_memory_equal(got, again, sizeof(float) * m.nparams);
+    assert_memory_equal(l1, l2, sizeof l1);
+    dk_model_free(&m);
+    free(ref), free(got), free(again);
+}
+
+/* Prefill, then batched decoding of two sequences at different positions. */
+static void decode_on(const dk_backend *be, float *out /* (3, 2, V) */)
+{
+    dk_model_config c;
+    small_config(&c);
+    dk_model m;
+    assert_int_equal(dk_model_create(&m, &c), 0);
+    tu_random_weights(&m, 3, 0.1);
+    assert_int_equal(dk_model_use(&m, be), 0);
+    assert_int_equal(dk_infer_begin(&m, 2, 8, 32), 0);
+    int V = c.vocab_size, p0[5] = {1, 5, 9, 2, 7}, p1[3] = {4, 4, 8}, slot0 = 0, slot1 = 1, zero = 0;
+    memcpy(out, dk_infer_batch(&m, 1, 5, p0, &slot0, &zero), sizeof(float) * V);
+    memcpy(out + V, dk_infer_batch(&m, 1, 3, p1, &slot1, &zero), sizeof(float) * V);
+    for (int step = 0; step < 2; step++) {
+        int tok[2] = {3 + step, 6 + step}, slot[2] = {0, 1}, start[2] = {5 + step, 3 + step};
+        memcpy(out + (size_t)(2 + 2 * step) * V, dk_infer_batch(&m, 2, 1, tok, slot, start), sizeof(float) * 2 * V);
+    }
+    dk_model_free(&m);
+}
+
+static void check_decoding(const subject *s)
+{
+    enum { V = 61, N = 6 * V };
+    float ref[N], got[N];
+    decode_on(dk_backend_cpu(), ref);
+    decode_on(s->be, got);
+    if (s->tol == 0) assert_memory_equal(ref, got, sizeof ref);
+    else tu_assert_close("decoded logits", got, ref, N, s->tol);
+}
+
+/* ---- the cases ---- */
+
+static subject staged_subject = {.tol = 0};
+static subject cuda_fp32 = {.tol = 1e-4};
+/* bf16 operands carry 8 bits of mantissa: 2^-8 relative per operand,
+ * accumulated in fp32 (docs/cuda.md). */
+static subject cuda_bf16 = {.tol = 3e-2};
+
+static int setup_staged(void **state)
+{
+    staged_subject.be = staged_backend();
+    *state = &staged_subject;
+    return 0;
+}
+
+static int setup_cuda(subject *s, bool bf16, void **state)
+{
+    s->be = dk_backend_cuda(bf16);
+    *state = s;
+    return 0;
+}
+static int setup_cuda_fp32(void **state) { return setup_cuda(&cuda_fp32, false, state); }
+static int setup_cuda_bf16(void **state) { return setup_cuda(&cuda_bf16, true, state); }
+
+/* Without a GPU the cuda cases are reported skipped, with the reason. */
+static const subject *usable(void **state)
+{
+    const subject *s = *state;
+    if (!s->be) {
+        print_message("no GPU here: %s\n", dk_error());
+        skip();
+    }
+    return s;
+}
+
+static void test_layers(void **state) { check_layers(usable(state)); }
+static void test_training(void **state) { check_training(usable(state)); }
+static void test_decoding(void **state) { check_decoding(usable(state)); }
+
+static void test_staged_owns_everything(void **state)
+{
+    (void)state;
+    /* after the tests above, everything allocated was released */
+    assert_int_equal(staged_mem.n, 0);
+}
+
+static void test_backend_names(void **state)
+{
+    (void)state;
+    assert_ptr_equal(dk_backend_get(NULL, NULL), dk_backend_cpu());
+    assert_ptr_equal(dk_backend_get("cpu", "fp32"), dk_backend_cpu());
+    assert_null(dk_backend_get("tpu", NULL));
+    tu_assert_error_has("\"tpu\" is not a device");
+    assert_null(dk_backend_get("cpu", "bf16"));
+    tu_assert_error_has("needs --device cuda");
+    assert_null(dk_backend_get("cuda", "fp8"));
+    tu_assert_error_has("\"fp8\" is not a precision");
+}
+
+static void test_int8_stays_on_cpu(void **state)
+{
+    (void)state;
+    dk_model_config c;
+    small_config(&c);
+    c.hidden_size = 64, c.intermediate_size = 128; /* whole int8 groups */
+    dk_model m;
+    assert_int_equal(dk_model_create(&m, &c), 0);
+    tu_random_weights(&m, 3, 0.1);
+    assert_int_equal(dk_model_quantize(&m), 0);
+    assert_int_not_equal(dk_model_use(&m, staged_backend()), 0);
+    tu_assert_error_has("int8 models run on the CPU only");
+    dk_model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest staged_tests[] = {
+        cmocka_unit_test_setup(test_layers, setup_staged),
+        cmocka_unit_test_setup(test_training, setup_staged),
+        cmocka_unit_test_setup(test_decoding, setup_staged),
+        cmocka_unit_test(test_staged_owns_everything),
+        cmocka_unit_test(test_backend_names),
+        cmocka_unit_test(test_int8_stays_on_cpu),
+    };
+    const struct CMUnitTest cuda_tests[] = {
+        cmocka_unit_test_setup(test_layers, setup_cuda_fp32),
+        cmocka_unit_test_setup(test_training, setup_cuda_fp32),
+        cmocka_unit_test_setup(test_decoding, setup_cuda_fp32),
+        cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
+        cmocka_unit_test_setup(test_training, setup_cuda_bf16),
+        cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
+    };
+    int failed = cmocka_run_group_tests_name("staged", staged_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("cuda", cuda_tests, NULL, NULL);
+    return failed;
+}

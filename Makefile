@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 # The command-line tests that also run under the sanitizers: the ones that feed bad input and
 # exercise error paths; the long training runs (speedrun, audit, MPI) run only in `make test`.
-SANITIZE_CLI ?= cli_test_(train_errors|train_resume|generate|tokenize_bytes|sft|data_prepare|tokenizer_cli|serve|eval|arena|report)
+SANITIZE_CLI ?= cli_test_(train_errors|device|train_resume|generate|tokenize_bytes|sft|data_prepare|tokenizer_cli|serve|eval|arena|report)
 JOBS ?= $(shell nproc)
 
 .PHONY: all test sanitize speedrun bench clean deps

@@ -225,16 +225,23 @@ int dk_model_init(dk_model *m, uint64_t seed)
     return 0;
 }
 
-/* Points each part at its place in one allocation of the backend's memory. */
+/* Points each part at its place in one allocation of the backend's memory.
+ * Each part starts on a 256-byte boundary: GPU matmul kernels need aligned
+ * operands, and odd row counts (a 7-token prompt) would shift the rest. */
 typedef struct {
     float **ptr;
     size_t n;
 } act_part;
 
+#define PART_ALIGN 64 /* floats */
+
 static float *alloc_parts(const dk_backend *be, act_part *parts, size_t nparts)
 {
     size_t total = 0;
-    for (size_t i = 0; i < nparts; i++) total += parts[i].n;
+    for (size_t i = 0; i < nparts; i++) {
+        parts[i].n = (parts[i].n + PART_ALIGN - 1) / PART_ALIGN * PART_ALIGN;
+        total += parts[i].n;
+    }
     float *block = be->alloc(total * sizeof(float)), *p = block;
     if (!block) {
         dk_fail("out of %s memory for activations (%zu MB)", be->name, total * 4 >> 20);

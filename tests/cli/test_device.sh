@@ -14,6 +14,8 @@ expect_fail 1 '"fp8" is not a precision' "$DOKJA" bench peak --device cuda --pre
 
 "$DOKJA" train --data "$WORK/data" --out "$WORK/cpu" "${T[@]}" --steps 8 --checkpoint-every 4 2>/dev/null
 M="$WORK/cpu/model"
+# the ledger records where each session trained: a replay must run there
+grep -q '"device":"cpu","precision":"fp32"' "$WORK/cpu/ledger.jsonl" || fail "the ledger does not record the device"
 
 if ! "$DOKJA" bench peak --device cuda --seconds 0.5 >"$WORK/peak" 2>"$WORK/err"; then
     grep -q "no usable GPU\|built without CUDA" "$WORK/err" || fail "--device cuda without a GPU: $(cat "$WORK/err")"

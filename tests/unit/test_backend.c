@@ -494,8 +494,9 @@ static void check_training(const subject *s)
     free(ref), free(got), free(again);
 }
 
-/* Prefill, then batched decoding of two sequences at different positions. */
-static void decode_on(const dk_backend *be, float *out /* (3, 2, V) */)
+/* Prefill, then batched decoding of two sequences at different positions;
+ * with `alone`, sequence 0's decode steps again by themselves. */
+static void decode_on(const dk_backend *be, float *out /* (3, 2, V) */, float *alone /* (2, V) */)
 {
     dk_model_config c;
     small_config(&c);
@@ -511,17 +512,25 @@ static void decode_on(const dk_backend *be, float *out /* (3, 2, V) */)
         int tok[2] = {3 + step, 6 + step}, slot[2] = {0, 1}, start[2] = {5 + step, 3 + step};
         memcpy(out + (size_t)(2 + 2 * step) * V, dk_infer_batch(&m, 2, 1, tok, slot, start), sizeof(float) * 2 * V);
     }
+    /* the same steps for sequence 0 alone, over its cache of the prompt */
+    for (int step = 0; step < 2; step++) {
+        int tok = 3 + step, start = 5 + step;
+        memcpy(alone + (size_t)step * V, dk_infer_batch(&m, 1, 1, &tok, &slot0, &start), sizeof(float) * V);
+    }
     dk_model_free(&m);
 }
 
 static void check_decoding(const subject *s)
 {
     enum { V = 61, N = 6 * V };
-    float ref[N], got[N];
-    decode_on(dk_backend_cpu(), ref);
-    decode_on(s->be, got);
+    float ref[N], got[N], alone[2 * V], unused[2 * V];
+    decode_on(dk_backend_cpu(), ref, unused);
+    decode_on(s->be, got, alone);
     if (s->tol == 0) assert_memory_equal(ref, got, sizeof ref);
     else tu_assert_close("decoded logits", got, ref, N, s->tol);
+    /* a decode step's row does not depend on the other rows of its batch */
+    for (int step = 0; step < 2; step++)
+        assert_memory_equal(alone + step * V, got + (size_t)(2 + 2 * step) * V, sizeof(float) * V);
 }
 
 /* ---- the cases ---- */

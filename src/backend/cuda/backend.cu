@@ -94,7 +94,7 @@ PRECISION_WRAPPERS(bf16, true)
         .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero,                          \
         .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
         .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \
-        .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = matmul_forward_##suffix,                       \
+        .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = dk_cuda_matmul_rows_forward,                       \
         .matmul_backward = matmul_backward_##suffix, .rope_forward = dk_cuda_rope_forward,                               \
         .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
         .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = dk_cuda_attention_forward,    \

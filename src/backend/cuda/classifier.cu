@@ -42,16 +42,25 @@ __global__ void crossentropy_kernel(float *losses, float *lse, float *logits, co
     if (threadIdx.x == 0 && target >= 0) z[target] -= dloss;
 }
 
+/* The matmuls of matmul.cu, written out so that the head's weights are
+ * rounded to bf16 once per call rather than once per chunk. */
 void dk_cuda_classifier(bool bf16, float *losses, float *lse, float *logits, const float *x, const float *w,
                         const int *targets, int N, int C, int V, float *dx, float *dw, float dloss)
 {
     int R = chunk_rows(N, V);
+    const void *wh = dk_cuda_operand(bf16, DK_SCRATCH_HEAD, w, (size_t)V * C);
     for (int r0 = 0; r0 < N; r0 += R) {
         int n = N - r0 < R ? N - r0 : R;
         const float *xr = x + (size_t)r0 * C;
-        dk_cuda_matmul_forward(bf16, logits, xr, w, n, C, V);
+        const void *xo = dk_cuda_operand(bf16, DK_SCRATCH_B, xr, (size_t)n * C);
+        /* logits^T (V, n) = w (C, V)^T @ x^T (C, n), column-major */
+        dk_cuda_gemm_raw(bf16, true, false, V, n, C, wh, C, xo, C, logits, V, 0.0f);
         crossentropy_kernel<<<(unsigned)n, 512>>>(losses + r0, lse + r0, logits, targets + r0, V, dloss, dx != NULL);
         DK_CUDA_LAUNCHED();
-        if (dx) dk_cuda_matmul_backward(bf16, dx + (size_t)r0 * C, dw, logits, xr, w, n, C, V, false);
+        if (!dx) continue;
+        const void *g = dk_cuda_operand(bf16, DK_SCRATCH_A, logits, (size_t)n * V);
+        /* dx^T (C, n) = w (C, V) @ dlogits^T (V, n); dw^T (C, V) += x^T (C, n) @ dlogits (n, V) */
+        dk_cuda_gemm_raw(bf16, false, false, C, n, V, wh, C, g, V, dx + (size_t)r0 * C, C, 0.0f);
+        dk_cuda_gemm_raw(bf16, false, true, C, V, n, xo, C, g, V, dw, C, 1.0f);
     }
 }

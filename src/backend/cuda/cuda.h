@@ -22,7 +22,7 @@ void dk_cuda_check(cudaError_t e, const char *what, const char *file, int line);
 #define DK_CUDA_LAUNCHED() DK_CUDA(cudaGetLastError())
 
 /* Scratch device memory that grows as needed; slot names one buffer each. */
-enum { DK_SCRATCH_A, DK_SCRATCH_B, DK_SCRATCH_REDUCE, DK_SCRATCH_INTS, DK_SCRATCH_COUNT };
+enum { DK_SCRATCH_A, DK_SCRATCH_B, DK_SCRATCH_W, DK_SCRATCH_HEAD, DK_SCRATCH_REDUCE, DK_SCRATCH_INTS, DK_SCRATCH_COUNT };
 void *dk_cuda_scratch(int slot, size_t bytes);
 /* Host memory of the same kind (pinned is not needed: the copies are small). */
 void *dk_cuda_host_scratch(int slot, size_t bytes);
@@ -30,12 +30,17 @@ void *dk_cuda_host_scratch(int slot, size_t bytes);
 static inline unsigned dk_blocks(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
 
 /* matmul.cu: C (m, n) = op(A) op(B) (+ C when beta = 1), column-major as
- * BLAS; with bf16 the operands are rounded to bf16 first, C stays fp32. */
-void dk_cuda_gemm(bool bf16, bool ta, bool tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                  float *C, int ldc, float beta);
+ * BLAS, with A and B already in the precision (bf16 or fp32) and C fp32. */
+void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
+                      float *C, int ldc, float beta);
+/* An operand in the matmul precision: x itself for fp32, else n floats
+ * rounded to bf16 in scratch `slot` (valid until that slot is used again). */
+const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n);
 void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const float *weight, int N, int IC, int OC);
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, int N, int IC, int OC, bool accumulate);
+/* Decoding's fp32 kernel: a row's result does not depend on N. */
+void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
 
 /* layers.cu */
 void dk_cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);

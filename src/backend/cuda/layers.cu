@@ -4,17 +4,18 @@
 
 #include "cuda.h"
 
+/* One block per row (grid x: rows can pass the 65535 of grid y). */
 __global__ void embedding_forward_kernel(float *out, const int *tokens, const float *wte, int C)
 {
-    int i = blockIdx.y;
+    size_t i = blockIdx.x;
     const float *row = wte + (size_t)tokens[i] * C;
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) out[(size_t)i * C + c] = row[c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x) out[i * C + c] = row[c];
 }
 
 void dk_cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C)
 {
     if (N == 0) return;
-    embedding_forward_kernel<<<dim3(dk_blocks((size_t)C, 256), (unsigned)N), 256>>>(out, tokens, wte, C);
+    embedding_forward_kernel<<<(unsigned)N, 256>>>(out, tokens, wte, C);
     DK_CUDA_LAUNCHED();
 }
 
@@ -23,7 +24,7 @@ void dk_cuda_embedding_forward(float *out, const int *tokens, const float *wte, 
 __global__ void embedding_backward_kernel(float *dwte, const float *dout, const int *order, const int *starts,
                                           const int *uniq, int C)
 {
-    int u = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    int u = blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
     if (c >= C) return;
     float *d = dwte + (size_t)uniq[u] * C + c;
     float acc = *d;
@@ -57,7 +58,7 @@ void dk_cuda_embedding_backward(float *dwte, const float *dout, const int *token
     DK_CUDA(cudaMemcpy(dev, order, sizeof(int) * (size_t)N, cudaMemcpyHostToDevice));
     DK_CUDA(cudaMemcpy(dev + N, starts, sizeof(int) * ((size_t)U + 1), cudaMemcpyHostToDevice));
     DK_CUDA(cudaMemcpy(dev + N + U + 1, uniq, sizeof(int) * (size_t)U, cudaMemcpyHostToDevice));
-    embedding_backward_kernel<<<dim3(dk_blocks((size_t)C, 128), (unsigned)U), 128>>>(dwte, dout, dev, dev + N,
+    embedding_backward_kernel<<<dim3((unsigned)U, dk_blocks((size_t)C, 128)), 128>>>(dwte, dout, dev, dev + N,
                                                                                       dev + N + U + 1, C);
     DK_CUDA_LAUNCHED();
 }

@@ -3,6 +3,7 @@
 #include <cublasLt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda.h"
 
@@ -16,27 +17,26 @@ static void cublas_check(cublasStatus_t s, const char *what, const char *file, i
 
 #define WORKSPACE_BYTES ((size_t)32 << 20)
 
-/* The algorithm cuBLASLt's heuristic picks for a shape, kept: asking again
- * for every call costs more than small matmuls do. */
+/* What cuBLASLt is set up for, per shape and operand alignment: the
+ * descriptors and the algorithm its heuristic picks, kept, since asking
+ * again for every call would cost more than small matmuls do. */
 typedef struct {
     bool ta, tb, bf16;
     int m, n, k, lda, ldb, ldc;
+    uint32_t align[3]; /* bytes of A, B, C */
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
 } plan;
+
+#define MAX_PLANS 512
 
 static struct {
     cublasLtHandle_t lt;
     void *workspace;
-    plan plans[256];
+    plan plans[MAX_PLANS];
     int nplans;
 } g;
-
-static void init(void)
-{
-    if (g.lt) return;
-    DK_CUBLAS(cublasLtCreate(&g.lt));
-    DK_CUDA(cudaMalloc(&g.workspace, WORKSPACE_BYTES));
-}
 
 static cublasLtMatrixLayout_t layout(cudaDataType t, int rows, int cols, int ld)
 {
@@ -45,60 +45,84 @@ static cublasLtMatrixLayout_t layout(cudaDataType t, int rows, int cols, int ld)
     return l;
 }
 
-/* Determinism: only algorithms that reduce without atomics (no split-K
- * reduction, or one done in place in a fixed order) are asked for. */
-static const plan *find_plan(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
-                             cublasLtMatrixLayout_t lc, const plan *key)
+/* The largest power of two (up to 256) that divides the address. */
+static uint32_t alignment(const void *p)
 {
-    for (int i = 0; i < g.nplans; i++) {
-        const plan *p = &g.plans[i];
-        if (p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->m == key->m && p->n == key->n &&
-            p->k == key->k && p->lda == key->lda && p->ldb == key->ldb && p->ldc == key->ldc)
-            return p;
+    uintptr_t a = (uintptr_t)p;
+    uint32_t al = 256;
+    while (al > 4 && a % al) al /= 2;
+    return al;
+}
+
+static bool same(const plan *p, const plan *key)
+{
+    return p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->m == key->m && p->n == key->n &&
+           p->k == key->k && p->lda == key->lda && p->ldb == key->ldb && p->ldc == key->ldc &&
+           !memcmp(p->align, key->align, sizeof p->align);
+}
+
+/* Determinism: split-K reductions are allowed only in place, in a fixed
+ * order (algorithms without split-K always pass the mask). */
+static const plan *find_plan(const plan *key)
+{
+    for (int i = 0; i < g.nplans; i++)
+        if (same(&g.plans[i], key)) return &g.plans[i];
+    if (!g.lt) {
+        DK_CUBLAS(cublasLtCreate(&g.lt));
+        DK_CUDA(cudaMalloc(&g.workspace, WORKSPACE_BYTES));
     }
+    plan p = *key;
+    cudaDataType ab = p.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    DK_CUBLAS(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t opa = p.ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = p.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    DK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    DK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    /* stored shapes, before the op */
+    p.la = p.ta ? layout(ab, p.k, p.m, p.lda) : layout(ab, p.m, p.k, p.lda);
+    p.lb = p.tb ? layout(ab, p.n, p.k, p.ldb) : layout(ab, p.k, p.n, p.ldb);
+    p.lc = layout(CUDA_R_32F, p.m, p.n, p.ldc);
     cublasLtMatmulPreference_t pref;
     DK_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
     size_t ws = WORKSPACE_BYTES;
-    uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_INPLACE;
+    uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_INPLACE;
     DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &schemes, sizeof schemes));
+    /* the heuristic assumes 256-byte operands unless told */
+    const cublasLtMatmulPreferenceAttributes_t align_attr[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4; i++)
+        DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &p.align[i < 3 ? i : 2], sizeof(uint32_t)));
     cublasLtMatmulHeuristicResult_t r;
     int found = 0;
-    DK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(g.lt, desc, la, lb, lc, lc, pref, 1, &r, &found));
+    DK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(g.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &r, &found));
     DK_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
     if (!found) {
-        fprintf(stderr, "dokja: error: cuBLASLt has no algorithm for a %d x %d x %d matmul\n", key->m, key->n, key->k);
+        fprintf(stderr, "dokja: error: cuBLASLt has no algorithm for a %d x %d x %d matmul\n", p.m, p.n, p.k);
         exit(1);
     }
-    plan *p = &g.plans[g.nplans < 256 ? g.nplans++ : 255];
-    *p = *key;
-    p->algo = r.algo;
-    return p;
+    p.algo = r.algo;
+    if (g.nplans == MAX_PLANS) { /* a run with this many shapes starts over */
+        for (int i = 0; i < g.nplans; i++) {
+            cublasLtMatrixLayoutDestroy(g.plans[i].la);
+            cublasLtMatrixLayoutDestroy(g.plans[i].lb);
+            cublasLtMatrixLayoutDestroy(g.plans[i].lc);
+            cublasLtMatmulDescDestroy(g.plans[i].desc);
+        }
+        g.nplans = 0;
+    }
+    g.plans[g.nplans] = p;
+    return &g.plans[g.nplans++];
 }
 
-/* A and B as given (fp32 or bf16), C fp32. */
-static void lt_gemm(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb, float *C,
-                    int ldc, float beta)
+void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
+                      float *C, int ldc, float beta)
 {
-    init();
-    cudaDataType ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
-    cublasLtMatmulDesc_t desc;
-    DK_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    DK_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-    DK_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    /* stored shapes, before the op */
-    cublasLtMatrixLayout_t la = ta ? layout(ab, k, m, lda) : layout(ab, m, k, lda);
-    cublasLtMatrixLayout_t lb = tb ? layout(ab, n, k, ldb) : layout(ab, k, n, ldb);
-    cublasLtMatrixLayout_t lc = layout(CUDA_R_32F, m, n, ldc);
-    plan key = {ta, tb, bf16, m, n, k, lda, ldb, ldc, {}};
-    const plan *p = find_plan(desc, la, lb, lc, &key);
+    plan key = {ta, tb, bf16, m, n, k, lda, ldb, ldc, {alignment(A), alignment(B), alignment(C)}, {}, {}, {}, {}, {}};
+    const plan *p = find_plan(&key);
     float alpha = 1.0f;
-    DK_CUBLAS(cublasLtMatmul(g.lt, desc, &alpha, A, la, B, lb, &beta, C, lc, C, lc, &p->algo, g.workspace, WORKSPACE_BYTES, 0));
-    DK_CUBLAS(cublasLtMatrixLayoutDestroy(la));
-    DK_CUBLAS(cublasLtMatrixLayoutDestroy(lb));
-    DK_CUBLAS(cublasLtMatrixLayoutDestroy(lc));
-    DK_CUBLAS(cublasLtMatmulDescDestroy(desc));
+    DK_CUBLAS(cublasLtMatmul(g.lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->lc, C, p->lc, &p->algo, g.workspace,
+                             WORKSPACE_BYTES, 0));
 }
 
 __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, size_t n)
@@ -107,42 +131,64 @@ __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, size_t n)
     if (i < n) out[i] = __float2bfloat16_rn(in[i]);
 }
 
-/* n floats rounded to bf16, in scratch `slot`. */
-static const __nv_bfloat16 *to_bf16(int slot, const float *x, size_t n)
+const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n)
 {
+    if (!bf16) return x;
     __nv_bfloat16 *out = (__nv_bfloat16 *)dk_cuda_scratch(slot, n * sizeof(__nv_bfloat16));
     to_bf16_kernel<<<dk_blocks(n, 256), 256>>>(out, x, n);
     DK_CUDA_LAUNCHED();
     return out;
 }
 
-void dk_cuda_gemm(bool bf16, bool ta, bool tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                  float *C, int ldc, float beta)
-{
-    if (!bf16) {
-        lt_gemm(false, ta, tb, m, n, k, A, lda, B, ldb, C, ldc, beta);
-        return;
-    }
-    size_t na = (size_t)lda * (ta ? m : k), nb = (size_t)ldb * (tb ? k : n);
-    const __nv_bfloat16 *a16 = to_bf16(DK_SCRATCH_A, A, na), *b16 = to_bf16(DK_SCRATCH_B, B, nb);
-    lt_gemm(true, ta, tb, m, n, k, a16, lda, b16, ldb, C, ldc, beta);
-}
+/* Floats a stored operand spans: ld times its columns. */
+static size_t span(int ld, int cols) { return (size_t)ld * cols; }
 
 /* Row-major matrices are column-major transposes: each row-major product
  * below is written as the column-major one cuBLASLt computes. */
 void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const float *weight, int N, int IC, int OC)
 {
     /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N), all column-major */
-    dk_cuda_gemm(bf16, true, false, OC, N, IC, weight, IC, inp, IC, out, OC, 0.0f);
+    const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
+               *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
+    dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out, OC, 0.0f);
 }
 
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, int N, int IC, int OC, bool accumulate)
 {
+    /* dout is an operand of both products: rounded once */
+    const void *g = dk_cuda_operand(bf16, DK_SCRATCH_B, dout, span(OC, N));
     /* dinp^T (IC, N) = weight^T-stored (IC, OC) @ dout^T (OC, N) */
-    if (dinp) dk_cuda_gemm(bf16, false, false, IC, N, OC, weight, IC, dout, OC, dinp, IC, accumulate ? 1.0f : 0.0f);
+    if (dinp)
+        dk_cuda_gemm_raw(bf16, false, false, IC, N, OC, dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)), IC, g,
+                         OC, dinp, IC, accumulate ? 1.0f : 0.0f);
     /* dweight^T (IC, OC) += inp^T (IC, N) @ dout (N, OC) */
-    dk_cuda_gemm(bf16, false, true, IC, OC, N, inp, IC, dout, OC, dweight, IC, 1.0f);
+    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N)), IC, g, OC,
+                     dweight, IC, 1.0f);
+}
+
+/* Decoding: one warp per (row, output), the lanes splitting the dot product
+ * the same way and summing in a fixed tree whatever the number of rows, so
+ * a sequence decodes to the same bits alone or batched (layers.h). */
+__global__ void matmul_rows_kernel(float *out, const float *inp, const float *weight, int N, int IC, int OC)
+{
+    size_t id = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (id >= (size_t)N * OC) return;
+    size_t n = id / OC, o = id % OC;
+    const float *x = inp + n * IC, *w = weight + o * IC;
+    float s = 0.0f;
+    for (int i = lane; i < IC; i += 32) s += x[i] * w[i];
+    s = dk_warp_sum(s);
+    if (lane == 0) out[n * OC + o] = s;
+}
+
+void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC)
+{
+    size_t warps = (size_t)N * OC;
+    if (!warps) return;
+    matmul_rows_kernel<<<dk_blocks(warps * 32, 256), 256>>>(out, inp, weight, N, IC, OC);
+    DK_CUDA_LAUNCHED();
 }
 
 extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
@@ -163,7 +209,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     DK_CUDA(cudaMemset(a, 0, nn * elem));
     DK_CUDA(cudaMemset(b, 0, nn * elem));
     /* operands already in the backend's precision: the peak of the matmul itself */
-    lt_gemm(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
+    dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
     DK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
     DK_CUDA(cudaEventCreate(&t0));
@@ -172,7 +218,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     while (spent < seconds) {
         const int reps = 10;
         DK_CUDA(cudaEventRecord(t0, 0));
-        for (int r = 0; r < reps; r++) lt_gemm(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
+        for (int r = 0; r < reps; r++) dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
         DK_CUDA(cudaEventRecord(t1, 0));
         DK_CUDA(cudaEventSynchronize(t1));
         float ms;

@@ -24,11 +24,13 @@ struct dk_nccl {
     cudaEvent_t ready;
 };
 
-#define NCCL_TRY(call)                                                                                                  \
-    do {                                                                                                                \
-        ncclResult_t r_ = (call);                                                                                       \
-        if (r_ != ncclSuccess && r_ != ncclInProgress) return dk_fail("NCCL: %s (%s)", ncclGetErrorString(r_), #call);  \
-    } while (0)
+/* Ends the communicator after a failure: a peer may never answer again. */
+static int broken(dk_nccl *c, const char *what, ncclResult_t r)
+{
+    if (c->comm) ncclCommAbort(c->comm);
+    c->comm = NULL;
+    return dk_fail("%s: NCCL: %s", what, ncclGetErrorString(r));
+}
 
 /* NCCL's state, waited on with the world's deadline: a non-blocking
  * communicator answers ncclInProgress until its calls are queued on the
@@ -36,22 +38,20 @@ struct dk_nccl {
  * communicator is then aborted. With `stream`, also waits for the queued work. */
 static int wait_for(dk_nccl *c, bool stream, const char *what)
 {
+    if (!c->comm) return dk_fail("%s: the GPUs' communicator was ended by an earlier failure", what);
     double deadline = dk_now() + c->d->timeout_s;
     struct timespec nap = {0, 100000};
     for (;;) {
         ncclResult_t state = ncclSuccess;
         ncclCommGetAsyncError(c->comm, &state);
-        if (state != ncclSuccess && state != ncclInProgress) {
-            ncclCommAbort(c->comm);
-            return dk_fail("%s: NCCL: %s", what, ncclGetErrorString(state));
-        }
+        if (state != ncclSuccess && state != ncclInProgress) return broken(c, what, state);
         if (state == ncclSuccess) {
             cudaError_t e = stream ? cudaStreamQuery(c->stream) : cudaSuccess;
             if (e == cudaSuccess) return 0;
             if (e != cudaErrorNotReady) return dk_fail("%s: CUDA: %s", what, cudaGetErrorString(e));
         }
         if (dk_now() > deadline) {
-            ncclCommAbort(c->comm);
+            broken(c, what, ncclInProgress);
             return dk_fail("%s: no answer from the other GPUs in %.0f s: a rank died or hangs; resume from the last "
                            "checkpoint with --resume",
                            what, c->d->timeout_s);
@@ -60,10 +60,21 @@ static int wait_for(dk_nccl *c, bool stream, const char *what)
     }
 }
 
+/* Ends a group of calls (always, even after a failed call inside it) and
+ * waits until NCCL has queued them. */
+static int end_group(dk_nccl *c, ncclResult_t inside, const char *what)
+{
+    ncclResult_t end = ncclGroupEnd();
+    if (inside != ncclSuccess && inside != ncclInProgress) return broken(c, what, inside);
+    if (end != ncclSuccess && end != ncclInProgress) return broken(c, what, end);
+    return wait_for(c, false, what);
+}
+
 extern "C" int dk_nccl_create(dk_nccl **out, const dk_dist *d, size_t n)
 {
     ncclUniqueId id;
-    if (d->rank == 0) NCCL_TRY(ncclGetUniqueId(&id));
+    ncclResult_t made = d->rank == 0 ? ncclGetUniqueId(&id) : ncclSuccess;
+    if (made != ncclSuccess) return dk_fail("NCCL: %s", ncclGetErrorString(made));
     if (dk_dist_bcast(d, &id, sizeof id)) return -1;
     dk_nccl *c = (dk_nccl *)calloc(1, sizeof *c);
     if (!c) return dk_fail("out of memory");
@@ -90,7 +101,11 @@ extern "C" int dk_nccl_create(dk_nccl **out, const dk_dist *d, size_t n)
 extern "C" void dk_nccl_free(dk_nccl *c)
 {
     if (!c) return;
-    ncclCommDestroy(c->comm);
+    /* a non-blocking communicator finishes its work before it is destroyed */
+    if (c->comm) {
+        ncclCommFinalize(c->comm);
+        if (!wait_for(c, true, "closing NCCL")) ncclCommDestroy(c->comm); /* else it was aborted */
+    }
     cudaEventDestroy(c->ready);
     cudaStreamDestroy(c->stream);
     free(c);
@@ -105,29 +120,30 @@ static void after_compute(dk_nccl *c)
 
 extern "C" int dk_nccl_reduce(dk_nccl *c, float *grad, size_t lo, size_t hi)
 {
+    if (!c->comm) return wait_for(c, false, "gradient reduction");
     after_compute(c);
-    NCCL_TRY(ncclGroupStart());
-    for (int r = 0; r < c->d->size; r++) {
+    ncclResult_t r = ncclGroupStart();
+    for (int k = 0; r == ncclSuccess && k < c->d->size; k++) {
         size_t slo, shi;
-        dk_dist_shard(c->d, r, c->n, &slo, &shi);
+        dk_dist_shard(c->d, k, c->n, &slo, &shi);
         size_t a = slo > lo ? slo : lo, z = shi < hi ? shi : hi;
-        if (a < z) NCCL_TRY(ncclReduce(grad + a, grad + a, z - a, ncclFloat, ncclSum, r, c->comm, c->stream));
+        if (a < z) r = ncclReduce(grad + a, grad + a, z - a, ncclFloat, ncclSum, k, c->comm, c->stream);
     }
-    NCCL_TRY(ncclGroupEnd());
-    return wait_for(c, false, "gradient reduction");
+    return end_group(c, r, "gradient reduction");
 }
 
 extern "C" int dk_nccl_finish(dk_nccl *c) { return wait_for(c, true, "gradient reduction"); }
 
 extern "C" int dk_nccl_allgather_shards(dk_nccl *c, float *block, size_t n)
 {
+    if (!c->comm) return wait_for(c, false, "weight exchange");
     after_compute(c);
-    NCCL_TRY(ncclGroupStart());
-    for (int r = 0; r < c->d->size; r++) {
+    ncclResult_t r = ncclGroupStart();
+    for (int k = 0; r == ncclSuccess && k < c->d->size; k++) {
         size_t lo, hi;
-        dk_dist_shard(c->d, r, n, &lo, &hi);
-        if (lo < hi) NCCL_TRY(ncclBroadcast(block + lo, block + lo, hi - lo, ncclFloat, r, c->comm, c->stream));
+        dk_dist_shard(c->d, k, n, &lo, &hi);
+        if (lo < hi) r = ncclBroadcast(block + lo, block + lo, hi - lo, ncclFloat, k, c->comm, c->stream);
     }
-    NCCL_TRY(ncclGroupEnd());
+    if (end_group(c, r, "weight exchange")) return -1;
     return wait_for(c, true, "weight exchange");
 }

@@ -39,7 +39,6 @@ static int bench_train(const dk_dist *d, const dk_backend *be, dk_model_config *
     if (dk_model_create(&m, mc)) return -1;
     int rc = dk_model_init(&m, (uint64_t)tc->seed);
     if (!rc) rc = dk_adamw_create_sharded(&o, m.nparams, d);
-    if (!rc && !be->host_memory && d->size > 1) rc = dk_cuda_set_device(d->local_rank);
     if (!rc) rc = dk_model_use(&m, be);
     if (!rc) rc = dk_adamw_use(&o, be);
     m.recompute = tc->recompute;
@@ -128,6 +127,11 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     bool gpu = !be->host_memory, just_peak = !strcmp(what, "peak");
+    /* under mpirun each rank of a machine takes its own GPU, before it allocates anything there */
+    if (gpu && dist.size > 1 && dk_cuda_set_device(dist.local_rank)) {
+        rc = dk_cli_error();
+        goto done;
+    }
     /* a GPU's peak is taken at a size that fills it */
     int n = gpu && size == 1024 ? 8192 : size;
     double peak = gpu ? dk_cuda_gemm_peak(be, n, just_peak ? seconds : 0.5) : dk_sgemm_peak(n, just_peak ? seconds : 0.5);

@@ -26,6 +26,7 @@ typedef struct dk_backend {
     const char *name;    /* "cpu", "cuda" */
     bool host_memory;    /* its memory is the host's: no copies needed */
     bool bf16;           /* matmul operands are rounded to bf16 */
+    int max_head_dim;    /* the largest head_dim its attention takes; 0: any */
     /* Memory, in bytes. alloc zeroes and returns NULL (dk_error set) when out of memory. */
     void *(*alloc)(size_t bytes);
     void (*release)(void *p);
@@ -59,6 +60,11 @@ typedef struct dk_backend {
     void (*attention_backward)(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
                                const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
                                int NKV, int HD, const int *seg);
+    /* Inference: a call's new keys and values knew, vnew (B, T, kvd) into
+     * the caches kc, vc (slots, S, kvd): row b into slot slot[b] (NULL: b)
+     * from position start[b] (NULL: pos0). */
+    void (*kv_store)(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
+                     int T, int S, int pos0, int kvd);
     void (*swiglu_forward)(float *h, const float *gate, const float *up, long n);
     void (*swiglu_backward)(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
     void (*residual_forward)(float *out, const float *a, const float *b, long n);

@@ -32,6 +32,14 @@ void dk_dist_finalize(dk_dist *d);
 _Noreturn
 #endif
 void dk_dist_abort(const dk_dist *d, const char *what);
+/* The same from code that has no world at hand (a failed GPU call): the
+ * whole job when MPI is running, else this process. */
+#ifdef __cplusplus
+[[noreturn]]
+#else
+_Noreturn
+#endif
+void dk_dist_fatal(const char *what);
 
 /* The shard [lo, hi) of n floats that rank r owns. */
 void dk_dist_shard(const dk_dist *d, int r, size_t n, size_t *lo, size_t *hi);
@@ -71,7 +79,7 @@ int dk_reducer_finish(dk_reducer *r, float *grad);
  * and the updated shards are broadcast from their owners. Every wait has
  * the world's deadline. Built with the CUDA backend when NCCL is found. */
 typedef struct dk_nccl dk_nccl;
-/* Takes GPU d->local_rank (modulo the GPUs here) for this process: call it
+/* Takes GPU `index` (the rank's local_rank) for this process: call it
  * before anything is allocated on the device. */
 int dk_cuda_set_device(int index);
 /* Joins the job's GPUs; the ranks own the shards of an n-float block (dk_dist_shard). */

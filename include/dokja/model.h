@@ -124,6 +124,7 @@ typedef struct {
     int *ints;       /* inference: room for pos, slot and start */
     dk_row_ints dev; /* the integers above as the backend sees them (the same pointers on the CPU) */
     int *dev_ints;   /* the backend's room for them when it is not host memory */
+    int *host_ints;  /* and their host staging, sent in one copy */
     float *host_out; /* host room for losses and last logits when the backend is not host memory */
     float *block;
 } dk_acts;

@@ -280,11 +280,19 @@ static const char *data_dir_of(const verifier *v, int session)
     return NULL;
 }
 
-/* The device a session trained on (the CPU in ledgers older than the GPU backend). */
+/* The device a session trained on (the CPU in ledgers older than the GPU
+ * backend), when this machine has it: a GPU run repeats its bits on the same
+ * GPU model only, since another may get other matmul algorithms. */
 static const dk_backend *session_backend(const verifier *v, int session)
 {
     const cJSON *r = v->l.lines[session].record;
-    return dk_backend_get(str(r, "device") ? str(r, "device") : "cpu", str(r, "precision"));
+    const dk_backend *be = dk_backend_get(str(r, "device") ? str(r, "device") : "cpu", str(r, "precision"));
+    const char *gpu = str(r, "gpu");
+    if (be && !be->host_memory && gpu && strcmp(gpu, dk_backend_device_name(be))) {
+        dk_fail("trained on %s; this machine's GPU is %s", gpu, dk_backend_device_name(be));
+        return NULL;
+    }
+    return be;
 }
 
 /* The replay's end state through the checkpoint writer, its moments copied

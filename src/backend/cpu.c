@@ -31,6 +31,18 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, float *scrat
     dk_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, NH, NKV, HD);
 }
 
+/* Row b's positions are consecutive in its slot: one copy a row. */
+static void cpu_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
+                         int T, int S, int pos0, int kvd)
+{
+    size_t bytes = sizeof(float) * (size_t)T * kvd;
+    for (int b = 0; b < B; b++) {
+        size_t at = (size_t)(slot ? slot[b] : b) * S + (size_t)(start ? start[b] : pos0);
+        memcpy(kc + at * kvd, knew + (size_t)b * T * kvd, bytes);
+        memcpy(vc + at * kvd, vnew + (size_t)b * T * kvd, bytes);
+    }
+}
+
 static size_t cpu_logits_floats(int N, int V) { return (size_t)N * V; }
 
 static void cpu_classifier(float *losses, float *lse, float *logits, const float *x, const float *w, const int *targets, int N,
@@ -65,6 +77,7 @@ static const dk_backend cpu = {
     .attention_scratch_floats = cpu_attention_scratch_floats,
     .attention_forward = dk_attention_forward,
     .attention_backward = cpu_attention_backward,
+    .kv_store = cpu_kv_store,
     .swiglu_forward = dk_swiglu_forward,
     .swiglu_backward = dk_swiglu_backward,
     .residual_forward = dk_residual_forward,

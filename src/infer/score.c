@@ -48,6 +48,8 @@ double dk_score_token_flops(const dk_model_config *c, int pos)
 int dk_scorer_init(dk_scorer *s, dk_model *m, int max_rows, int max_tokens, int longest, bool reuse)
 {
     memset(s, 0, sizeof *s);
+    /* the head below reads the final states and weights on the host */
+    if (!m->be->host_memory) return dk_fail("scoring runs on the CPU; the model is on %s", m->be->name);
     const dk_model_config *c = &m->cfg;
     int ctx = c->max_position_embeddings, C = c->hidden_size, V = c->vocab_size;
     if (longest < 1 || longest > ctx) longest = ctx;

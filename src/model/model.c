@@ -125,6 +125,7 @@ static void free_acts(dk_model *m)
     free(a->targets);
     free(a->ints);
     free(a->host_out);
+    free(a->host_ints);
     memset(a, 0, sizeof *a);
     memset(&m->gacts, 0, sizeof m->gacts);
 }
@@ -158,6 +159,8 @@ int dk_model_use(dk_model *m, const dk_backend *be)
     if (be == m->be) return 0;
     if (m->q8) return dk_fail("int8 models run on the CPU only; quantized weights cannot move to %s", be->name);
     if (!m->be->host_memory) return dk_fail("the model is already on %s; it moves once, from the CPU", m->be->name);
+    if (be->max_head_dim && m->head_dim > be->max_head_dim)
+        return dk_fail("--device %s takes head_dim <= %d; this model's is %d", be->name, be->max_head_dim, m->head_dim);
     size_t rope = sizeof(float) * (size_t)m->cfg.max_position_embeddings * (size_t)(m->head_dim / 2);
     float *dev = be->alloc(sizeof(float) * m->nparams), *cs = be->alloc(rope), *sn = be->alloc(rope);
     dk_params bound = {0};
@@ -303,8 +306,9 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
     if (!be->host_memory) {
         /* tokens, targets, pos, seg (B, T) and slot, start (B) */
         a->dev_ints = be->alloc(sizeof(int) * (4 * BT + 2 * (size_t)B));
+        a->host_ints = dk_calloc(4 * BT + 2 * (size_t)B, sizeof(int));
         a->host_out = dk_calloc(BT > (size_t)B * V ? BT : (size_t)B * V, sizeof(float));
-        if (!a->dev_ints || !a->host_out) return -1;
+        if (!a->dev_ints || !a->host_ints || !a->host_out) return -1;
     }
     if (!training) return 0;
 

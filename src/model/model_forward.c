@@ -23,27 +23,24 @@ static void linear(const dk_model *m, float *out, const float *inp, const float 
 }
 
 /* Gives the backend this call's row integers: the host arrays themselves on
- * the CPU, copies in device memory otherwise. */
-static const int *stage(dk_model *m, int *room, const int *host, size_t n)
-{
-    if (!host || m->be->host_memory) return host;
-    m->be->upload(room, host, n * sizeof(int));
-    return room;
-}
-
+ * the CPU; otherwise packed into one host buffer with the layout of
+ * dev_ints (tokens, targets, pos, seg: room each; slot, start: a->B each)
+ * and sent in one copy. */
 static void stage_ints(dk_model *m, int B, int T)
 {
     dk_acts *a = &m->acts;
-    size_t N = (size_t)B * T, room = (size_t)a->B * a->T;
-    int *d = a->dev_ints;
-    a->dev = (dk_row_ints){
-        .tokens = stage(m, d, a->tokens, N),
-        .targets = a->training ? stage(m, d + room, a->targets, N) : NULL,
-        .pos = stage(m, d + 2 * room, a->pos, N),
-        .seg = stage(m, d + 3 * room, a->seg, N),
-        .slot = stage(m, d + 4 * room, a->slot, (size_t)B),
-        .start = stage(m, d + 4 * room + a->B, a->start, (size_t)B),
-    };
+    size_t N = (size_t)B * T, room = (size_t)a->B * a->T, at[6] = {0, room, 2 * room, 3 * room, 4 * room, 4 * room + a->B};
+    const int *host[6] = {a->tokens, a->training ? a->targets : NULL, a->pos, a->seg, a->slot, a->start};
+    size_t n[6] = {N, N, N, N, (size_t)B, (size_t)B};
+    const int *dev[6];
+    for (int i = 0; i < 6; i++) {
+        dev[i] = host[i];
+        if (m->be->host_memory || !host[i]) continue;
+        memcpy(a->host_ints + at[i], host[i], n[i] * sizeof(int));
+        dev[i] = a->dev_ints + at[i];
+    }
+    if (!m->be->host_memory) m->be->upload(a->dev_ints, a->host_ints, (4 * room + 2 * (size_t)a->B) * sizeof(int));
+    a->dev = (dk_row_ints){.tokens = dev[0], .targets = dev[1], .pos = dev[2], .seg = dev[3], .slot = dev[4], .start = dev[5]};
 }
 
 /* n floats of the backend's memory, readable on the host. */
@@ -52,19 +49,6 @@ static float *to_host(dk_model *m, float *p, size_t n)
     if (m->be->host_memory) return p;
     m->be->download(m->acts.host_out, p, n * sizeof(float));
     return m->acts.host_out;
-}
-
-/* Copies the new keys and values of a call (B, T, kvd) into the rows' caches:
- * row b's positions are consecutive in its slot. */
-static void kv_store(const dk_model *m, float *kc, float *vc, const dk_acts *a, int B, int T, int pos0, int kvd)
-{
-    size_t bytes = sizeof(float) * (size_t)T * kvd;
-    for (int b = 0; b < B; b++) {
-        size_t slot = (size_t)(a->slot ? a->slot[b] : b), at = (size_t)(a->start ? a->start[b] : pos0);
-        size_t dst = (slot * a->S + at) * kvd, src = (size_t)b * T * kvd;
-        m->be->copy(kc + dst, a->knew + src, bytes);
-        m->be->copy(vc + dst, a->vnew + src, bytes);
-    }
 }
 
 /* Layer l on its input RESID(l): everything its backward reads, and RESID(l + 1). */
@@ -98,7 +82,7 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     linear(m, vnew, ln1, lp->wv, N, C, kvd, rows);
     be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
-    if (infer) kv_store(m, k, v, a, B, T, pos0, kvd);
+    if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
     be->attention_forward(atty, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
     linear(m, res_mid, atty, lp->wo, N, qd, C, rows);
     be->residual_forward(res_mid, res_mid, x, (long)NC);

@@ -50,6 +50,17 @@ void dk_dist_abort(const dk_dist *d, const char *what)
     exit(1);
 }
 
+void dk_dist_fatal(const char *what)
+{
+    fprintf(stderr, "dokja: error: %s\n", what);
+    fflush(stderr);
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down) MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1);
+}
+
 /* Waits for requests with the deadline; a peer that never answers ends the job. */
 static int wait_all(const dk_dist *d, int n, MPI_Request *req, const char *what)
 {

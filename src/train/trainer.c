@@ -271,12 +271,6 @@ static int setup(trainer *t)
     }
     free(latest);
     if (rc) return -1;
-    /* Weights and moments are set on the host, then move to the device. */
-    if (job->be && !job->be->host_memory) {
-        /* each rank of a machine takes its own GPU */
-        if (t->dist->size > 1 && dk_cuda_set_device(t->dist->local_rank)) return -1;
-        if (dk_model_use(&t->model, job->be) || dk_adamw_use(&t->opt, job->be)) return -1;
-    }
 
     if (open_rows(t)) return -1;
     if (t->train->count < tc->batch_size)
@@ -288,6 +282,19 @@ static int setup(trainer *t)
     char *outcopy = strdup(job->out_dir);
     t->run_id = outcopy ? strdup(basename(outcopy)) : NULL;
     free(outcopy);
+    return 0;
+}
+
+/* Weights and moments are set on the host; then the model moves to its
+ * device, with this rank's own GPU, and the run's files are started. */
+static int place(trainer *t)
+{
+    const dk_train_job *job = t->job;
+    const dk_train_config *tc = t->tc;
+    if (job->be && !job->be->host_memory) {
+        if (t->dist->size > 1 && dk_cuda_set_device(t->dist->local_rank)) return -1;
+        if (dk_model_use(&t->model, job->be)) return -1;
+    }
     t->model.recompute = tc->recompute;
     if (dk_model_alloc_acts(&t->model, t->B, tc->seq_len, tc->seq_len, true)) return -1;
     t->model.acts.pos = t->pos;
@@ -361,7 +368,12 @@ int dk_train(const dk_train_job *job)
     t.dist = job->dist ? job->dist : &t.alone;
     t.lead = t.dist->rank == 0;
     dk_set_threads(job->threads);
+    /* Each stage ends in a collective that every rank reaches, failed or
+     * not, so that one rank's failure stops all of them at once; the
+     * moments' move joins the GPUs' NCCL communicator, itself a collective. */
     int rc = agree(&t, setup(&t));
+    if (!rc) rc = agree(&t, place(&t));
+    if (!rc && job->be) rc = agree(&t, dk_adamw_use(&t.opt, job->be));
     if (!rc) rc = train_loop(&t);
     if (t.log) fclose(t.log);
     dk_loader_close(&t.train_loader);

@@ -15,6 +15,7 @@
 #include "dokja/backend.h"
 #include "dokja/error.h"
 #include "dokja/infer.h"
+#include "dokja/io.h"
 #include "dokja/layers.h"
 #include "dokja/quant.h"
 #include "dokja/rng.h"
@@ -154,6 +155,12 @@ static void st_attention_backward(float *dq, float *dk, float *dv, float *scratc
     OWN(dq), OWN(dk), OWN(dv), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg);
     cpu_be()->attention_backward(dq, dk, dv, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
 }
+static void st_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
+                        int T, int S, int pos0, int kvd)
+{
+    OWN(kc), OWN(vc), OWN(knew), OWN(vnew), OWN(slot), OWN(start);
+    cpu_be()->kv_store(kc, vc, knew, vnew, slot, start, B, T, S, pos0, kvd);
+}
 static void st_swiglu_forward(float *h, const float *gate, const float *up, long n)
 {
     OWN(h), OWN(gate), OWN(up);
@@ -199,7 +206,7 @@ static const dk_backend *staged_backend(void)
         .matmul_forward = st_matmul_forward, .matmul_rows_forward = st_matmul_rows_forward,
         .matmul_backward = st_matmul_backward, .rope_forward = st_rope_forward, .rope_backward = st_rope_backward,
         .attention_floats = c->attention_floats, .attention_scratch_floats = c->attention_scratch_floats,
-        .attention_forward = st_attention_forward, .attention_backward = st_attention_backward,
+        .attention_forward = st_attention_forward, .attention_backward = st_attention_backward, .kv_store = st_kv_store,
         .swiglu_forward = st_swiglu_forward, .swiglu_backward = st_swiglu_backward,
         .residual_forward = st_residual_forward, .logits_floats = c->logits_floats, .classifier = st_classifier,
         .adamw = st_adamw, .sumsq = st_sumsq};
@@ -366,6 +373,11 @@ static void check_layers(const subject *s)
     cpu->attention_forward(ao, iatt, q, kc, vc, B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
     be->attention_forward(d_ao, d_iatt, d_q, d_kc, d_vc, B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
     expect_close(s, "attention_forward (cache slots)", be, d_ao, ao, (size_t)B * Ti * qd);
+    /* and the new keys and values of such a call into those slots */
+    cpu->kv_store(kc, vc, k, v, slot, start, B, Ti, S, 0, kvd);
+    be->kv_store(d_kc, d_vc, d_k, d_v, d_slot, d_start, B, Ti, S, 0, kvd);
+    expect_close(s, "kv_store keys", be, d_kc, kc, ncache);
+    expect_close(s, "kv_store values", be, d_vc, vc, ncache);
 
     /* The fused head: losses, lse, dx and dw; row 3 has no target. */
     int tgt[N];
@@ -533,6 +545,100 @@ static void check_decoding(const subject *s)
         assert_memory_equal(alone + step * V, got + (size_t)(2 + 2 * step) * V, sizeof(float) * V);
 }
 
+/* ---- the trainer ---- */
+
+static const subject *usable(void **state);
+
+/* Packed rows of a made-up language: two sequences a row, some targets
+ * masked, the same for row i whoever asks. */
+static void synth_get(dk_rows *r, int64_t i, int *tokens, int *targets, int *pos, int *seg)
+{
+    int T = *(const int *)r->impl, cut = 5 + (int)(i % 7);
+    for (int t = 0; t < T; t++) {
+        tokens[t] = (int)((i * 7 + t * 3) % 61);
+        targets[t] = t % 5 == 4 ? -1 : (int)((i * 7 + (t + 1) * 3 + t / 4) % 61);
+        pos[t] = t < cut ? t : t - cut;
+        seg[t] = t < cut ? 0 : cut;
+    }
+}
+
+/* A whole dk_train run (validation, checkpoints, the final model) on `be`. */
+static void train_job(const dk_backend *be, const char *out, int64_t steps, bool resume)
+{
+    static int T = 16;
+    dk_rows train = {.count = 40, .packed = true, .get = synth_get, .impl = &T};
+    dk_rows val = {.count = 8, .packed = true, .get = synth_get, .impl = &T};
+    dk_train_job job = {.out_dir = out, .resume = resume, .threads = 2, .be = be, .train_rows = &train, .val_rows = &val};
+    small_config(&job.model);
+    job.model.tie_word_embeddings = false;
+    dk_train_config_default(&job.train);
+    job.train.batch_size = 4, job.train.seq_len = T, job.train.steps = steps, job.train.warmup_steps = 2;
+    job.train.checkpoint_every = 2, job.train.eval_every = 2, job.train.eval_batches = 2;
+    assert_int_equal(dk_train(&job), 0);
+    dk_train_config_free(&job.train);
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char *path = dk_path_join(dir, name), *data = NULL;
+    assert_int_equal(dk_read_file(path, &data, len), 0);
+    free(path);
+    return data;
+}
+
+/* The losses, learning rates and norms of log.jsonl (not its timings). */
+static void expect_same_log(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *x = slurp(a, "log.jsonl", &la), *y = slurp(b, "log.jsonl", &lb);
+    for (char *p = x, *q = y; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1) {
+        char *tp = strstr(p, "\"tok_per_s\""), *tq = strstr(q, "\"tok_per_s\"");
+        assert_non_null(tp), assert_non_null(tq);
+        assert_true(tp - p == tq - q && !memcmp(p, q, (size_t)(tp - p)));
+        char *vp = strstr(p, "\"val_loss\""), *vq = strstr(q, "\"val_loss\""), *ep = strchr(p, '\n');
+        assert_true(!vp == !vq);
+        if (vp && vp < ep) {
+            size_t n = (size_t)(strchr(vp, '}') - vp);
+            assert_true(strchr(vq, '}') - vq == (ptrdiff_t)n && !memcmp(vp, vq, n));
+        }
+    }
+    free(x), free(y);
+}
+
+static void expect_same_model(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *x = slurp(a, "model/model.safetensors", &la), *y = slurp(b, "model/model.safetensors", &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(x, y, la);
+    free(x), free(y);
+}
+
+/* Training through the staged backend writes the CPU's run: the same log,
+ * checkpoints and final model (packed rows, an untied head, validation); a
+ * run resumed from a checkpoint ends the same too. */
+static void test_trainer_through_backend(void **state)
+{
+    const subject *s = usable(state);
+    char *dir = tu_tempdir();
+    char *cpu = dk_path_join(dir, "cpu"), *dev = dk_path_join(dir, "dev"), *res = dk_path_join(dir, "resumed");
+    train_job(NULL, cpu, 6, false);
+    train_job(s->be, dev, 6, false);
+    expect_same_log(cpu, dev);
+    if (s->tol == 0) expect_same_model(cpu, dev);
+    /* lose everything after step 4's checkpoint, then resume on the same device */
+    train_job(s->be, res, 6, false);
+    char *gone[] = {dk_path_join(res, "model"), dk_path_join(res, "ckpt/step-00000006")};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dk_remove_tree(gone[i]), 0);
+        free(gone[i]);
+    }
+    train_job(s->be, res, 6, true);
+    expect_same_model(dev, res);
+    tu_rmdir(dir);
+    free(cpu), free(dev), free(res);
+}
+
 /* ---- the cases ---- */
 
 static subject staged_subject = {.tol = 0};
@@ -613,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup(test_layers, setup_staged),
         cmocka_unit_test_setup(test_training, setup_staged),
         cmocka_unit_test_setup(test_decoding, setup_staged),
+        cmocka_unit_test_setup(test_trainer_through_backend, setup_staged),
         cmocka_unit_test(test_staged_owns_everything),
         cmocka_unit_test(test_backend_names),
         cmocka_unit_test(test_int8_stays_on_cpu),
@@ -621,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup(test_layers, setup_cuda_fp32),
         cmocka_unit_test_setup(test_training, setup_cuda_fp32),
         cmocka_unit_test_setup(test_decoding, setup_cuda_fp32),
+        cmocka_unit_test_setup(test_trainer_through_backend, setup_cuda_fp32),
         cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
         cmocka_unit_test_setup(test_training, setup_cuda_bf16),
         cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),

@@ -4,15 +4,12 @@
 
 #include "cuda.h"
 
-extern "C" {
-#include "dokja/dist.h"
-}
-
 void dk_cuda_check(cudaError_t e, const char *what, const char *file, int line)
 {
     if (e == cudaSuccess) return;
-    fprintf(stderr, "dokja: error: CUDA: %s (%s) at %s:%d\n", cudaGetErrorString(e), what, file, line);
-    exit(1);
+    char msg[512];
+    snprintf(msg, sizeof msg, "CUDA: %s (%s) at %s:%d", cudaGetErrorString(e), what, file, line);
+    dk_dist_fatal(msg);
 }
 
 static struct {
@@ -41,10 +38,7 @@ void *dk_cuda_host_scratch(int slot, size_t bytes)
     if (bytes > g.host_size[slot]) {
         free(g.host[slot]);
         g.host[slot] = malloc(bytes);
-        if (!g.host[slot]) {
-            fprintf(stderr, "dokja: error: out of host memory (%zu bytes)\n", bytes);
-            exit(1);
-        }
+        if (!g.host[slot]) dk_dist_fatal("out of host memory for the GPU's staging buffers");
         g.host_size[slot] = bytes;
     }
     return g.host[slot];
@@ -56,7 +50,8 @@ static void *cuda_alloc(size_t bytes)
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     if (e != cudaSuccess) {
         cudaGetLastError(); /* clear it: the caller decides what happens next */
-        dk_fail("out of GPU memory: %zu MB more were asked for (%s)", bytes >> 20, cudaGetErrorString(e));
+        dk_fail("%s %zu MB on the GPU (%s)", e == cudaErrorMemoryAllocation ? "out of memory for" : "cannot allocate",
+                bytes >> 20, cudaGetErrorString(e));
         return NULL;
     }
     DK_CUDA(cudaMemset(p, 0, bytes ? bytes : 1));
@@ -90,7 +85,7 @@ PRECISION_WRAPPERS(bf16, true)
 
 #define CUDA_TABLE(suffix, is_bf16)                                                                                      \
     {                                                                                                                    \
-        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .alloc = cuda_alloc, .release = cuda_release,             \
+        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .max_head_dim = 256, .alloc = cuda_alloc, .release = cuda_release,             \
         .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero,                          \
         .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
         .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \
@@ -98,7 +93,7 @@ PRECISION_WRAPPERS(bf16, true)
         .matmul_backward = matmul_backward_##suffix, .rope_forward = dk_cuda_rope_forward,                               \
         .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
         .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = dk_cuda_attention_forward,    \
-        .attention_backward = dk_cuda_attention_backward, .swiglu_forward = dk_cuda_swiglu_forward,                      \
+        .attention_backward = dk_cuda_attention_backward, .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                      \
         .swiglu_backward = dk_cuda_swiglu_backward, .residual_forward = dk_cuda_residual_forward,                        \
         .logits_floats = dk_cuda_logits_floats, .classifier = classifier_##suffix, .adamw = dk_cuda_adamw,               \
         .sumsq = dk_cuda_sumsq,                                                                                          \
@@ -125,7 +120,8 @@ extern "C" int dk_cuda_set_device(int index)
         cudaGetLastError();
         return dk_fail("no usable GPU for this rank");
     }
-    DK_CUDA(cudaSetDevice(index % n));
+    if (index >= n) return dk_fail("this machine has %d GPU(s) and more ranks than that; start one rank per GPU", n);
+    DK_CUDA(cudaSetDevice(index));
     g.name[0] = 0; /* the name of the GPU now in use, on the next ask */
     return 0;
 }

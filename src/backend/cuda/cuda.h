@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "dokja/backend.h"
+#include "dokja/dist.h"
 #include "dokja/error.h"
 }
 
@@ -51,6 +52,8 @@ void dk_cuda_rmsnorm_backward(float *dinp, float *dweight, const float *dout, co
 void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
                           const int *pos);
 void dk_cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
+void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
+                      int T, int S, int pos0, int kvd);
 void dk_cuda_swiglu_forward(float *h, const float *gate, const float *up, long n);
 void dk_cuda_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
 void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n);

@@ -54,7 +54,8 @@ void dk_cuda_embedding_backward(float *dwte, const float *dout, const int *token
     starts[0] = 0;
     for (int u = 0; u < U; u++) starts[u + 1] = count[uniq[u]];
     free(count);
-    int *dev = (int *)dk_cuda_scratch(DK_SCRATCH_INTS, sizeof(int) * ((size_t)N + 2 * (size_t)U + 1));
+    /* sized for the most distinct tokens (U <= N), so it does not grow mid-run */
+    int *dev = (int *)dk_cuda_scratch(DK_SCRATCH_INTS, sizeof(int) * (3 * (size_t)N + 1));
     DK_CUDA(cudaMemcpy(dev, order, sizeof(int) * (size_t)N, cudaMemcpyHostToDevice));
     DK_CUDA(cudaMemcpy(dev + N, starts, sizeof(int) * ((size_t)U + 1), cudaMemcpyHostToDevice));
     DK_CUDA(cudaMemcpy(dev + N + U + 1, uniq, sizeof(int) * (size_t)U, cudaMemcpyHostToDevice));
@@ -171,6 +172,27 @@ void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int 
 void dk_cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos)
 {
     rope(dx, cos_t, sin_t, B, T, H, HD, 0, pos, -1.0f);
+}
+
+/* One block per new token: its keys and values into its row's slot. */
+__global__ void kv_store_kernel(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start,
+                                int T, int S, int pos0, int kvd)
+{
+    size_t row = blockIdx.x; /* b * T + t */
+    int b = (int)(row / T), t = (int)(row % T);
+    size_t at = ((size_t)(slot ? slot[b] : b) * S + (size_t)(start ? start[b] : pos0) + t) * kvd;
+    for (int i = threadIdx.x; i < kvd; i += blockDim.x) {
+        kc[at + i] = knew[row * kvd + i];
+        vc[at + i] = vnew[row * kvd + i];
+    }
+}
+
+void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
+                      int T, int S, int pos0, int kvd)
+{
+    if (B == 0 || T == 0) return;
+    kv_store_kernel<<<(unsigned)(B * T), 128>>>(kc, vc, knew, vnew, slot, start, T, S, pos0, kvd);
+    DK_CUDA_LAUNCHED();
 }
 
 __global__ void swiglu_forward_kernel(float *h, const float *gate, const float *up, long n)

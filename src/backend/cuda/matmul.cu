@@ -11,8 +11,9 @@
 static void cublas_check(cublasStatus_t s, const char *what, const char *file, int line)
 {
     if (s == CUBLAS_STATUS_SUCCESS) return;
-    fprintf(stderr, "dokja: error: cuBLASLt: status %d (%s) at %s:%d\n", (int)s, what, file, line);
-    exit(1);
+    char msg[512];
+    snprintf(msg, sizeof msg, "cuBLASLt: status %d (%s) at %s:%d", (int)s, what, file, line);
+    dk_dist_fatal(msg);
 }
 
 #define WORKSPACE_BYTES ((size_t)32 << 20)
@@ -98,8 +99,9 @@ static const plan *find_plan(const plan *key)
     DK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(g.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &r, &found));
     DK_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
     if (!found) {
-        fprintf(stderr, "dokja: error: cuBLASLt has no algorithm for a %d x %d x %d matmul\n", p.m, p.n, p.k);
-        exit(1);
+        char msg[128];
+        snprintf(msg, sizeof msg, "cuBLASLt has no algorithm for a %d x %d x %d matmul", p.m, p.n, p.k);
+        dk_dist_fatal(msg);
     }
     p.algo = r.algo;
     if (g.nplans == MAX_PLANS) { /* a run with this many shapes starts over */
@@ -198,11 +200,12 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
         return 0;
     }
     size_t nn = (size_t)n * n, elem = be->bf16 ? 2 : 4;
-    void *a, *b;
-    float *c;
+    void *a = NULL, *b = NULL;
+    float *c = NULL;
     if (cudaMalloc(&a, nn * elem) != cudaSuccess || cudaMalloc(&b, nn * elem) != cudaSuccess ||
         cudaMalloc((void **)&c, nn * 4) != cudaSuccess) {
         cudaGetLastError();
+        cudaFree(a), cudaFree(b), cudaFree(c); /* cudaFree(NULL) does nothing */
         dk_fail("out of GPU memory for a %d x %d peak measurement", n, n);
         return 0;
     }

@@ -12,7 +12,6 @@
 #include "cuda.h"
 
 extern "C" {
-#include "dokja/dist.h"
 #include "dokja/progress.h"
 }
 
@@ -72,10 +71,17 @@ static int end_group(dk_nccl *c, ncclResult_t inside, const char *what)
 
 extern "C" int dk_nccl_create(dk_nccl **out, const dk_dist *d, size_t n)
 {
-    ncclUniqueId id;
-    ncclResult_t made = d->rank == 0 ? ncclGetUniqueId(&id) : ncclSuccess;
-    if (made != ncclSuccess) return dk_fail("NCCL: %s", ncclGetErrorString(made));
-    if (dk_dist_bcast(d, &id, sizeof id)) return -1;
+    /* rank 0 makes the id; every rank learns whether it could */
+    struct {
+        int ok;
+        ncclUniqueId id;
+    } made = {};
+    ncclResult_t r0 = d->rank == 0 ? ncclGetUniqueId(&made.id) : ncclSuccess;
+    made.ok = r0 == ncclSuccess;
+    if (dk_dist_bcast(d, &made, sizeof made)) return -1;
+    if (!made.ok) return dk_fail("NCCL: rank 0 could not start the communicator%s%s", d->rank ? "" : ": ",
+                                 d->rank ? "" : ncclGetErrorString(r0));
+    ncclUniqueId id = made.id;
     dk_nccl *c = (dk_nccl *)calloc(1, sizeof *c);
     if (!c) return dk_fail("out of memory");
     c->d = d;

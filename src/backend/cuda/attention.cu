@@ -1,4 +1,6 @@
-/* Causal grouped-query attention, flash-attention style: keys and values
+/* Causal grouped-query attention, flash-attention style, in fp32 on CUDA
+ * cores (with bf16 and a suitable head size, attention_tc.cu takes over):
+ * keys and values
  * stream through shared memory a tile at a time with an online softmax, so
  * no (T, S) score matrix is ever stored; the forward keeps each query's
  * log-sum-exp and the backward recomputes the probabilities from it.
@@ -12,7 +14,7 @@
  * Shapes as layers.h: q (B, T, NH, HD); k, v (slots, S, NKV, HD); out
  * (B, T, NH, HD); lse (B, NH, T). HD <= 256. */
 
-#include "cuda.h"
+#include "attention.h"
 
 #define WARPS 4
 #define PER_WARP 4               /* queries (or keys) per warp */
@@ -27,16 +29,6 @@ size_t dk_cuda_attention_floats(int B, int NH, int T, int S)
 }
 
 size_t dk_cuda_attention_scratch_floats(int B, int NH, int T) { return (size_t)B * NH * T; }
-
-/* Where row b's keys start in the cache, its first position, and the keys
- * query t may see: [first, last]. */
-struct rows {
-    const int *start, *slot, *seg;
-    int T, S, pos0;
-    __device__ int p0(int b) const { return start ? start[b] : pos0; }
-    __device__ size_t cache(int b, int kvs) const { return (size_t)(slot ? slot[b] : b) * S * kvs; }
-    __device__ int first(int b, int t) const { return seg ? seg[(size_t)b * T + t] : 0; }
-};
 
 static size_t forward_smem(int HD) { return sizeof(float) * (2 * (size_t)TILE * (HD + 1) + (size_t)ROWS * HD); }
 static size_t dq_smem(int HD) { return sizeof(float) * (2 * (size_t)TILE * (HD + 1) + 2 * (size_t)ROWS * HD); }
@@ -56,7 +48,7 @@ __device__ void load_tile(float *Ks, float *Vs, const float *kb, const float *vb
     __syncthreads();
 }
 
-__global__ void attention_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, rows r,
+__global__ void attention_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, attn_rows r,
                                          int NH, int NKV, int HD, float scale)
 {
     extern __shared__ float smem[];
@@ -126,19 +118,22 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
     }
 }
 
-/* Kernels whose shared memory may pass the default 48 KiB opt in once. */
-static void allow_smem(const void *kernel, size_t bytes)
+void dk_cuda_allow_smem(const void *kernel, size_t bytes)
 {
     if (bytes > 48 * 1024) DK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
-void dk_cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T, int S,
-                               int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
+void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
+                               int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
 {
     if (B == 0 || T == 0) return;
-    rows r = {start, slot, seg, T, S, pos0};
+    attn_rows r = {start, slot, seg, T, S, pos0};
+    if (dk_cuda_attention_tc_fits(bf16, T, HD)) {
+        dk_cuda_attention_tc_forward(out, lse, q, k, v, B, r, NH, NKV, HD);
+        return;
+    }
     size_t smem = forward_smem(HD);
-    allow_smem((const void *)attention_forward_kernel, smem);
+    dk_cuda_allow_smem((const void *)attention_forward_kernel, smem);
     attention_forward_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
         out, lse, q, k, v, r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     DK_CUDA_LAUNCHED();
@@ -160,7 +155,7 @@ __global__ void attention_dot_kernel(float *D, const float *dout, const float *o
 
 /* dq: one warp per query, over the key tiles it sees. */
 __global__ void attention_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q,
-                                    const float *k, const float *v, rows r, int NH, int NKV, int HD, float scale)
+                                    const float *k, const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
 {
     extern __shared__ float smem[];
     int ld = HD + 1;
@@ -225,7 +220,7 @@ __global__ void attention_dq_kernel(float *dq, const float *dout, const float *l
 /* dk, dv: one warp per key, over the query heads of its group and the query
  * tiles that see it, in order. */
 __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q,
-                                     const float *k, const float *v, rows r, int NH, int NKV, int HD, float scale)
+                                     const float *k, const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
 {
     extern __shared__ float smem[];
     int ld = HD + 1;
@@ -307,23 +302,27 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
     }
 }
 
-void dk_cuda_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
+void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
                                 const float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
                                 int NKV, int HD, const int *seg)
 {
     if (B == 0 || T == 0) return;
-    rows r = {NULL, NULL, seg, T, T, 0};
+    attn_rows r = {NULL, NULL, seg, T, T, 0};
     float scale = 1.0f / sqrtf((float)HD);
     size_t nrows = (size_t)B * T * NH;
     attention_dot_kernel<<<dk_blocks(nrows * 32, 256), 256>>>(scratch, dout, out, T, NH, HD, nrows);
     DK_CUDA_LAUNCHED();
+    if (dk_cuda_attention_tc_fits(bf16, T, HD)) {
+        dk_cuda_attention_tc_backward(dq, dk, dv, scratch, dout, lse, q, k, v, B, r, NH, NKV, HD);
+        return;
+    }
     size_t smem = dq_smem(HD);
-    allow_smem((const void *)attention_dq_kernel, smem);
+    dk_cuda_allow_smem((const void *)attention_dq_kernel, smem);
     attention_dq_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
         dq, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
     smem = dkv_smem(HD);
-    allow_smem((const void *)attention_dkv_kernel, smem);
+    dk_cuda_allow_smem((const void *)attention_dkv_kernel, smem);
     attention_dkv_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NKV, (unsigned)B), WARPS * 32, smem>>>(
         dk, dv, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();

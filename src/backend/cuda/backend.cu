@@ -64,7 +64,7 @@ static void cuda_download(void *dst, const void *src, size_t bytes) { DK_CUDA(cu
 static void cuda_copy(void *dst, const void *src, size_t bytes) { DK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0)); }
 static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, bytes, 0)); }
 
-/* The two precisions differ in their matmuls only. */
+/* The two precisions differ in their matmuls and attention. */
 #define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
     static void matmul_forward_##suffix(float *out, const float *inp, const float *w, int N, int IC, int OC)            \
     {                                                                                                                    \
@@ -74,6 +74,18 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
                                          int N, int IC, int OC, bool acc)                                               \
     {                                                                                                                    \
         dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, w, N, IC, OC, acc);                                          \
+    }                                                                                                                    \
+    static void attention_forward_##suffix(float *out, float *lse, const float *q, const float *k, const float *v, int B, \
+                                           int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV,     \
+                                           int HD, const int *seg)                                                          \
+    {                                                                                                                    \
+        dk_cuda_attention_forward(bf16, out, lse, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);               \
+    }                                                                                                                    \
+    static void attention_backward_##suffix(float *dq, float *dk, float *dv, float *scratch, const float *dout,          \
+                                            const float *out, const float *lse, const float *q, const float *k,          \
+                                            const float *v, int B, int T, int NH, int NKV, int HD, const int *seg)        \
+    {                                                                                                                    \
+        dk_cuda_attention_backward(bf16, dq, dk, dv, scratch, dout, out, lse, q, k, v, B, T, NH, NKV, HD, seg);          \
     }                                                                                                                    \
     static void classifier_##suffix(float *losses, float *lse, float *logits, const float *x, const float *w,           \
                                     const int *targets, int N, int C, int V, float *dx, float *dw, float dloss)         \
@@ -92,8 +104,8 @@ PRECISION_WRAPPERS(bf16, true)
         .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = dk_cuda_matmul_rows_forward,                       \
         .matmul_backward = matmul_backward_##suffix, .rope_forward = dk_cuda_rope_forward,                               \
         .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
-        .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = dk_cuda_attention_forward,    \
-        .attention_backward = dk_cuda_attention_backward, .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                      \
+        .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = attention_forward_##suffix,    \
+        .attention_backward = attention_backward_##suffix, .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                      \
         .swiglu_backward = dk_cuda_swiglu_backward, .residual_forward = dk_cuda_residual_forward,                        \
         .logits_floats = dk_cuda_logits_floats, .classifier = classifier_##suffix, .adamw = dk_cuda_adamw,               \
         .sumsq = dk_cuda_sumsq,                                                                                          \

@@ -61,9 +61,9 @@ void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n
 /* attention.cu */
 size_t dk_cuda_attention_floats(int B, int NH, int T, int S);
 size_t dk_cuda_attention_scratch_floats(int B, int NH, int T);
-void dk_cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T, int S,
-                               int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
-void dk_cuda_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
+void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
+                               int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
+void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
                                 const float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
                                 int NKV, int HD, const int *seg);
 

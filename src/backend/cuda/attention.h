@@ -1,0 +1,32 @@
+/* What the two attention implementations share: where each row's keys are
+ * and which keys each query sees. fp32 tiles on CUDA cores (attention.cu)
+ * serve --precision fp32 and any head size; bf16 tiles on tensor cores
+ * (attention_tc.cu) serve --precision bf16 for head sizes it fits. */
+#ifndef DK_CUDA_ATTENTION_H
+#define DK_CUDA_ATTENTION_H
+
+#include "cuda.h"
+
+/* Row b's keys start at cache(b) in the cache, its first position is p0(b),
+ * and query t (at position p0 + t) sees keys first(b, t) .. p0 + t. */
+struct attn_rows {
+    const int *start, *slot, *seg;
+    int T, S, pos0;
+    __device__ int p0(int b) const { return start ? start[b] : pos0; }
+    __device__ size_t cache(int b, int kvs) const { return (size_t)(slot ? slot[b] : b) * S * kvs; }
+    __device__ int first(int b, int t) const { return seg ? seg[(size_t)b * T + t] : 0; }
+};
+
+/* Kernels whose shared memory passes the default 48 KiB opt in. */
+void dk_cuda_allow_smem(const void *kernel, size_t bytes);
+
+/* Whether the tensor-core kernels take this call: bf16, a head size that is
+ * a multiple of 16 up to 128, and enough queries to fill their tiles. */
+bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD);
+void dk_cuda_attention_tc_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, attn_rows r,
+                                  int NH, int NKV, int HD);
+/* D (B, NH, T): rowsum(dout * out), computed by attention.cu. */
+void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, const float *D, const float *dout, const float *lse,
+                                   const float *q, const float *k, const float *v, int B, attn_rows r, int NH, int NKV, int HD);
+
+#endif

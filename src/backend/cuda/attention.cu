@@ -250,13 +250,7 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
                 Qs[(i / HD) * ld + d] = t < T ? q[at] : 0.0f;
                 Gs[(i / HD) * ld + d] = t < T ? dout[at] : 0.0f;
             }
-            for (int i = threadIdx.x; i < TILE; i += blockDim.x) {
-                int t = t0 + i;
-                size_t at = ((size_t)b * NH + h) * T + t;
-                lse_s[i] = t < T ? lse[at] : 0.0f;
-                D_s[i] = t < T ? D[at] : 0.0f;
-                first_s[i] = t < T ? r.first(b, t) : T; /* past every key: sees none */
-            }
+            load_query_stats(lse_s, D_s, first_s, TILE, lse, D, r, b, h, NH, t0);
             __syncthreads();
 #pragma unroll
             for (int i = 0; i < PER_WARP; i++) {

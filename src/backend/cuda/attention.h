@@ -17,6 +17,21 @@ struct attn_rows {
     __device__ int first(int b, int t) const { return seg ? seg[(size_t)b * T + t] : 0; }
 };
 
+/* The dk/dv passes: what the queries t0 .. t0 + n - 1 of head h bring to
+ * a tile, their lse, D and first key seen (T, past every key, for queries
+ * past the end), into shared memory. */
+__device__ inline void load_query_stats(float *lse_s, float *D_s, int *first_s, int n, const float *lse, const float *D,
+                                        const attn_rows &r, int b, int h, int NH, int t0)
+{
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        int t = t0 + i, T = r.T;
+        size_t at = ((size_t)b * NH + h) * T + t;
+        lse_s[i] = t < T ? lse[at] : 0.0f;
+        D_s[i] = t < T ? D[at] : 0.0f;
+        first_s[i] = t < T ? r.first(b, t) : T;
+    }
+}
+
 /* Kernels whose shared memory passes the default 48 KiB opt in. */
 void dk_cuda_allow_smem(const void *kernel, size_t bytes);
 

@@ -11,6 +11,7 @@
  * its rows from start to end, so every sum runs in one fixed order: no
  * atomics, the same bits on every run. Shapes as attention.cu. */
 #include <mma.h>
+#include <type_traits>
 
 #include "attention.h"
 
@@ -24,9 +25,6 @@ using namespace nvcuda;
 
 typedef __nv_bfloat16 bf16;
 typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> frag_a;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> frag_b;
-/* B given as its transpose stored by rows: K for Q K^T, V for dO V^T */
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> frag_bt;
 typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> frag_c;
 
 bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD) { return bf16 && HD % 16 == 0 && HD <= 128 && T >= 16; }
@@ -41,39 +39,39 @@ __device__ void load_rows(bf16 *dst, int ld, const float *base, size_t stride, i
     }
 }
 
-/* C (the warp's 16 rows x 64, ldc) = A (16 x K, lda) @ R^T, where R's 64
- * rows (ldr) are the columns of the product: K for Q K^T, V for dO V^T. */
-__device__ void warp_scores(float *C, int ldc, const bf16 *A, int lda, const bf16 *R, int ldr, int K)
+/* C (the warp's 16 rows x N, fp32, ldc) = A (16 x K, lda) @ B, or += with
+ * `accumulate`. B (K x N) is given by rows (ldb), or, TRANSPOSED, as the N
+ * rows of its transpose: K for Q K^T, V for dO V^T. */
+template <bool TRANSPOSED>
+__device__ void warp_gemm(float *C, int ldc, const bf16 *A, int lda, const bf16 *B, int ldb, int K, int N, bool accumulate)
 {
-    for (int j = 0; j < TC_TILE; j += 16) {
+    typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, typename std::conditional<TRANSPOSED, wmma::col_major,
+                                                                                      wmma::row_major>::type> frag_b;
+    for (int j = 0; j < N; j += 16) {
         frag_c c;
-        wmma::fill_fragment(c, 0.0f);
+        if (accumulate) wmma::load_matrix_sync(c, C + j, ldc, wmma::mem_row_major);
+        else wmma::fill_fragment(c, 0.0f);
         for (int kk = 0; kk < K; kk += 16) {
             frag_a a;
-            frag_bt b;
+            frag_b b;
             wmma::load_matrix_sync(a, A + kk, lda);
-            wmma::load_matrix_sync(b, R + (size_t)j * ldr + kk, ldr);
+            wmma::load_matrix_sync(b, TRANSPOSED ? B + (size_t)j * ldb + kk : B + (size_t)kk * ldb + j, ldb);
             wmma::mma_sync(c, a, b, c);
         }
         wmma::store_matrix_sync(C + j, c, ldc, wmma::mem_row_major);
     }
 }
 
-/* acc (the warp's 16 rows x HD, fp32, ld) += P (16 x 64, ldp) @ M (64 x HD, ldm by rows). */
+/* The warp's 64 scores a row against the tile's rows R: A @ R^T. */
+__device__ void warp_scores(float *C, int ldc, const bf16 *A, int lda, const bf16 *R, int ldr, int HD)
+{
+    warp_gemm<true>(C, ldc, A, lda, R, ldr, HD, TC_TILE, false);
+}
+
+/* acc (the warp's 16 rows x HD) += P (16 x 64) @ M (the tile's 64 rows x HD). */
 __device__ void warp_accumulate(float *acc, int ld, const bf16 *P, int ldp, const bf16 *M, int ldm, int HD)
 {
-    for (int dt = 0; dt < HD; dt += 16) {
-        frag_c c;
-        wmma::load_matrix_sync(c, acc + dt, ld, wmma::mem_row_major);
-        for (int j = 0; j < TC_TILE; j += 16) {
-            frag_a a;
-            frag_b b;
-            wmma::load_matrix_sync(a, P + j, ldp);
-            wmma::load_matrix_sync(b, M + (size_t)j * ldm + dt, ldm);
-            wmma::mma_sync(c, a, b, c);
-        }
-        wmma::store_matrix_sync(acc + dt, c, ld, wmma::mem_row_major);
-    }
+    warp_gemm<false>(acc, ld, P, ldp, M, ldm, TC_TILE, HD, true);
 }
 
 static size_t forward_smem(int HD)
@@ -244,13 +242,7 @@ __global__ void tc_dkv_kernel(float *dk, float *dv, const float *dout, const flo
             __syncthreads();
             load_rows(Qs, ldh, qb, qs, t0, T, HD);
             load_rows(Gs, ldh, gb, qs, t0, T, HD);
-            for (int i = threadIdx.x; i < TC_TILE; i += blockDim.x) {
-                int t = t0 + i;
-                size_t at = ((size_t)b * NH + h) * T + t;
-                lse_s[i] = t < T ? lse[at] : 0.0f;
-                D_s[i] = t < T ? D[at] : 0.0f;
-                first_s[i] = t < T ? r.first(b, t) : T; /* past every key: sees none */
-            }
+            load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
             __syncthreads();
             warp_scores(ST + w * 16 * lds, lds, Kk + w * 16 * ldh, ldh, Qs, ldh, HD);
             warp_scores(dPT + w * 16 * lds, lds, Vk + w * 16 * ldh, ldh, Gs, ldh, HD);

@@ -20,6 +20,7 @@ typedef struct {
     const char *self;     /* path of the dokja binary */
     int threads;
     long long pretrain_steps; /* 0: as many as the budget allows */
+    const char *device;       /* NULL: the CPU; "cuda": pretraining and fine-tuning, and their sizing, on the GPU */
 } dk_speedrun_job;
 
 int dk_speedrun(const dk_speedrun_job *job);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dokja/backend.h"
 #include "dokja/error.h"
 #include "dokja/io.h"
 #include "dokja/speedrun.h"
@@ -40,6 +41,7 @@ int cmd_speedrun(int argc, char **argv)
     double budget = 20;
     int64_t steps = 0;
     int threads = 0;
+    char *device = NULL;
     const dk_opt opts[] = {
         {"corpus", DK_FIELD_STRING, &corpus, "PATH", "raw text files or directories (default: the shared corpus)", true},
         {"chat", DK_FIELD_STRING, &chat, "CSV", "question/answer tables for fine-tuning (default: the shared chat data)", true},
@@ -48,6 +50,7 @@ int cmd_speedrun(int argc, char **argv)
         {"out", DK_FIELD_STRING, &out, "RUN", "run directory (default runs/speedrun)"},
         {"steps", DK_FIELD_I64, &steps, "N", "pretraining steps (default: what the budget allows on this machine)"},
         {"threads", DK_FIELD_INT, &threads, "N", "threads (default: all cores)"},
+        {"device", DK_FIELD_STRING, &device, "cpu|cuda", "where pretraining and fine-tuning run (default cpu; docs/cuda.md)"},
         {0},
     };
     dk_cli cli = {.usage = "dokja speedrun [--corpus PATH...] [--chat PATH...] [--budget-minutes M] [--size tiny|small|base] "
@@ -65,6 +68,10 @@ int cmd_speedrun(int argc, char **argv)
         goto done;
     }
     rc = DK_EXIT_ERROR;
+    if (device && !dk_backend_get(device, NULL)) { /* before any stage starts */
+        rc = dk_cli_error();
+        goto done;
+    }
     data_dir = find_data("bench");
     char *corpus_root = find_data("corpus");
     if (!corpus.count) {
@@ -105,11 +112,12 @@ int cmd_speedrun(int argc, char **argv)
         .self = self,
         .threads = threads,
         .pretrain_steps = steps,
+        .device = device,
     };
     rc = dk_speedrun(&job) ? dk_cli_error() : DK_EXIT_OK;
 done:
     dk_strlist_free(&corpus);
     dk_strlist_free(&chat);
-    free(out), free(size), free(data_dir), free(corpus_dir), free(chat_csv);
+    free(out), free(size), free(data_dir), free(corpus_dir), free(chat_csv), free(device);
     return rc;
 }

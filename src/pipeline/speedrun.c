@@ -58,10 +58,16 @@ static int spawn_io(const run *r, char *const *args, const char *in_path, const 
 {
     int n = 0;
     while (args[n]) n++;
-    char **argv = calloc((size_t)n + 2, sizeof *argv);
+    /* the training stages, and the measurement that sizes them, run on --device */
+    bool on_device = r->job->device && (!strcmp(args[0], "train") || !strcmp(args[0], "sft") || !strcmp(args[0], "bench"));
+    char **argv = calloc((size_t)n + 4, sizeof *argv);
     if (!argv) return dk_fail("out of memory");
     argv[0] = (char *)r->job->self;
     memcpy(argv + 1, args, sizeof *argv * (size_t)n);
+    if (on_device) {
+        argv[n + 1] = "--device";
+        argv[n + 2] = (char *)r->job->device;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (in_path) posix_spawn_file_actions_addopen(&fa, 0, in_path, O_RDONLY, 0);

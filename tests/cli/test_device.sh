@@ -10,6 +10,7 @@ T=("${TINY[@]}" --threads 2)
 expect_fail 1 '"tpu" is not a device' "$DOKJA" train --data "$WORK/data" --out "$WORK/x" "${T[@]}" --device tpu
 expect_fail 1 "needs --device cuda" "$DOKJA" train --data "$WORK/data" --out "$WORK/x" "${T[@]}" --precision bf16
 expect_fail 1 '"fp8" is not a precision' "$DOKJA" bench peak --device cuda --precision fp8
+expect_fail 1 '"tpu" is not a device' "$DOKJA" speedrun --device tpu --out "$WORK/sr"
 [ ! -e "$WORK/x" ] || fail "a refused run left $WORK/x behind"
 
 "$DOKJA" train --data "$WORK/data" --out "$WORK/cpu" "${T[@]}" --steps 8 --checkpoint-every 4 2>/dev/null

@@ -1,294 +1,416 @@
-/* Attention on tensor cores for --precision bf16: the flash-attention
- * structure of attention.cu, with the two products of each tile (scores
- * Q K^T and the weighted sum P V; in the backward also dO V^T, dS K, P^T dO
- * and dS^T Q) done by WMMA 16 x 16 x 16 bf16 fragments with fp32
- * accumulation. Q, K, V, dO and the probabilities are rounded to bf16 as
- * they enter shared memory; scores, the online softmax, the output and the
- * gradients stay fp32.
+/* Attention on tensor cores for --precision bf16, in the manner of
+ * FlashAttention-2: the attention.cu structure, with each warp's scores,
+ * probabilities and sums held in registers as m16n8k16 MMA fragments (bf16
+ * operands, fp32 accumulation) and only the bf16 tiles of Q, K, V and dO in
+ * shared memory, read by ldmatrix. Q, K, V, dO and the probabilities are
+ * rounded to bf16 as they become operands; scores, the online softmax, the
+ * output and the gradients stay fp32.
  *
  * A block takes 64 queries (64 keys in the dk/dv pass), 16 a warp, and
  * streams the other side through shared memory 64 at a time. Each warp owns
- * its rows from start to end, so every sum runs in one fixed order: no
- * atomics, the same bits on every run. Shapes as attention.cu. */
-#include <mma.h>
-#include <type_traits>
-
+ * its rows from start to end and every sum runs in one fixed order: no
+ * atomics, the same bits on every run. Needs sm_80 or later (bf16 MMA).
+ * Shapes as attention.cu. */
 #include "attention.h"
-
-using namespace nvcuda;
 
 #define TC_WARPS 4
 #define TC_ROWS 64 /* queries (keys) per block, 16 a warp */
-#define TC_TILE 64 /* keys (queries) per tile */
-#define HPAD 8     /* bf16 padding of a row: keeps rows 16-byte aligned and spreads banks */
-#define FPAD 4     /* float padding of a row */
+#define TC_TILE 64 /* keys (queries) per step */
+#define PAD 8      /* bf16 padding of a shared row: rows stay 16-byte aligned and ldmatrix hits no bank twice */
+#define LOG2E 1.4426950408889634f
+/* blocks an SM keeps: three for head sizes up to 64 (the registers that
+ * leaves are enough); larger heads take what they need */
+#define TC_MIN_BLOCKS(HD) ((HD) <= 64 ? 3 : 1)
 
 typedef __nv_bfloat16 bf16;
-typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> frag_a;
-typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> frag_c;
 
-bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD) { return bf16 && HD % 16 == 0 && HD <= 128 && T >= 16; }
-
-/* Rows first .. first + 63 of an fp32 matrix (row i at base + i * stride)
- * into bf16 shared rows of ld, zeros from row `limit` on. */
-__device__ void load_rows(bf16 *dst, int ld, const float *base, size_t stride, int first, int limit, int HD)
+static int compute_capability_major(void)
 {
-    for (int i = threadIdx.x; i < TC_TILE * HD; i += blockDim.x) {
-        int r = i / HD, d = i % HD;
-        dst[r * ld + d] = __float2bfloat16_rn(first + r < limit ? base[(size_t)(first + r) * stride + d] : 0.0f);
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return major;
+}
+
+bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD)
+{
+    return bf16 && HD % 16 == 0 && HD <= 128 && T >= 16 && compute_capability_major() >= 8;
+}
+
+__device__ inline uint32_t pack_bf16(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+/* c (16 x 8) += a (16 x 16) b (16 x 8). Lane l holds, with g = l / 4 and
+ * q = l % 4: of c, rows g and g + 8 at columns 2q, 2q + 1 (c0 c1 | c2 c3);
+ * of a, those rows at columns 2q, 2q + 1 and 2q + 8, 2q + 9; of b, rows
+ * 2q, 2q + 1 and 2q + 8, 2q + 9 at column g. */
+__device__ inline void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+/* Four 8 x 8 bf16 matrices from shared memory, lanes 8i .. 8i + 7 giving
+ * the rows of matrix i; TRANSPOSED hands each lane the transposed pairs. */
+template <bool TRANSPOSED> __device__ inline void ldmatrix_x4(uint32_t r[4], const bf16 *p)
+{
+#if __CUDA_ARCH__ >= 800
+    unsigned at = (unsigned)__cvta_generic_to_shared(p);
+    if (TRANSPOSED)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(at));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(at));
+#endif
+}
+
+/* The a fragments of 16 shared rows (ld apart), K columns. */
+template <int K> __device__ inline void load_a(uint32_t a[K / 16][4], const bf16 *rows, int ld)
+{
+    int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int kk = 0; kk < K / 16; kk++) ldmatrix_x4<false>(a[kk], rows + (lane % 16) * ld + kk * 16 + lane / 16 * 8);
+}
+
+/* Probabilities or score gradients (16 x K, as accumulators) as the a
+ * fragments of the next product, rounded to bf16. */
+template <int K> __device__ inline void acc_to_a(uint32_t a[K / 16][4], const float c[K / 8][4])
+{
+#pragma unroll
+    for (int kk = 0; kk < K / 16; kk++) {
+        a[kk][0] = pack_bf16(c[2 * kk][0], c[2 * kk][1]);
+        a[kk][1] = pack_bf16(c[2 * kk][2], c[2 * kk][3]);
+        a[kk][2] = pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+        a[kk][3] = pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3]);
     }
 }
 
-/* C (the warp's 16 rows x N, fp32, ldc) = A (16 x K, lda) @ B, or += with
- * `accumulate`. B (K x N) is given by rows (ldb), or, TRANSPOSED, as the N
- * rows of its transpose: K for Q K^T, V for dO V^T. */
-template <bool TRANSPOSED>
-__device__ void warp_gemm(float *C, int ldc, const bf16 *A, int lda, const bf16 *B, int ldb, int K, int N, bool accumulate)
+/* c (16 x N) += a (16 x K) B for B (K x N) given in shared memory either by
+ * its N columns as rows (BY_COLUMNS: K for Q K^T, B[k][n] = Ks[n][k]) or by
+ * its K rows (V for P V, B[k][n] = Vs[k][n]). */
+template <int K, int N, bool BY_COLUMNS>
+__device__ inline void warp_mma(float c[N / 8][4], const uint32_t a[K / 16][4], const bf16 *B, int ld)
 {
-    typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, typename std::conditional<TRANSPOSED, wmma::col_major,
-                                                                                      wmma::row_major>::type> frag_b;
-    for (int j = 0; j < N; j += 16) {
-        frag_c c;
-        if (accumulate) wmma::load_matrix_sync(c, C + j, ldc, wmma::mem_row_major);
-        else wmma::fill_fragment(c, 0.0f);
-        for (int kk = 0; kk < K; kk += 16) {
-            frag_a a;
-            frag_b b;
-            wmma::load_matrix_sync(a, A + kk, lda);
-            wmma::load_matrix_sync(b, TRANSPOSED ? B + (size_t)j * ldb + kk : B + (size_t)kk * ldb + j, ldb);
-            wmma::mma_sync(c, a, b, c);
+    int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int n = 0; n < N; n += 16) {
+#pragma unroll
+        for (int kk = 0; kk < K / 16; kk++) {
+            uint32_t b[4]; /* b0 b1 of columns n .. n + 7, then of n + 8 .. n + 15 */
+            if (BY_COLUMNS)
+                ldmatrix_x4<false>(b, B + (size_t)(n + lane % 8 + lane / 16 * 8) * ld + kk * 16 + lane / 8 % 2 * 8);
+            else
+                ldmatrix_x4<true>(b, B + (size_t)(kk * 16 + lane % 16) * ld + n + lane / 16 * 8);
+            mma(c[n / 8], a[kk], b[0], b[1]);
+            mma(c[n / 8 + 1], a[kk], b[2], b[3]);
         }
-        wmma::store_matrix_sync(C + j, c, ldc, wmma::mem_row_major);
     }
 }
 
-/* The warp's 64 scores a row against the tile's rows R: A @ R^T. */
-__device__ void warp_scores(float *C, int ldc, const bf16 *A, int lda, const bf16 *R, int ldr, int HD)
+/* Rows first .. first + 63 of an fp32 matrix (row i at base + i * stride,
+ * 16-byte aligned) into bf16 shared rows of HD + PAD, zeros from row
+ * `limit` on. Loads go out in batches, each issued whole before its first
+ * store, so a thread has several in flight at once. */
+template <int HD> __device__ void load_tile(bf16 *dst, const float *__restrict__ base, size_t stride, int first, int limit)
 {
-    warp_gemm<true>(C, ldc, A, lda, R, ldr, HD, TC_TILE, false);
+    constexpr int PER = TC_TILE * HD / 4 / (TC_WARPS * 32), BATCH = PER < 4 ? PER : 4; /* float4s a thread */
+#pragma unroll
+    for (int u0 = 0; u0 < PER; u0 += BATCH) {
+        float4 x[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            int i = threadIdx.x + (u0 + u) * TC_WARPS * 32, r = i / (HD / 4), d = i % (HD / 4) * 4;
+            x[u] = first + r < limit ? __ldg((const float4 *)(base + (size_t)(first + r) * stride + d))
+                                     : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            int i = threadIdx.x + (u0 + u) * TC_WARPS * 32, r = i / (HD / 4), d = i % (HD / 4) * 4;
+            *(uint2 *)(dst + r * (HD + PAD) + d) = make_uint2(pack_bf16(x[u].x, x[u].y), pack_bf16(x[u].z, x[u].w));
+        }
+    }
 }
 
-/* acc (the warp's 16 rows x HD) += P (16 x 64) @ M (the tile's 64 rows x HD). */
-__device__ void warp_accumulate(float *acc, int ld, const bf16 *P, int ldp, const bf16 *M, int ldm, int HD)
+/* Max (or sum) of a row over the four lanes that hold it, in a fixed order. */
+__device__ inline float quad_max(float x)
 {
-    warp_gemm<false>(acc, ld, P, ldp, M, ldm, TC_TILE, HD, true);
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+    return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+__device__ inline float quad_sum(float x)
+{
+    x += __shfl_xor_sync(0xffffffffu, x, 1);
+    return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
-static size_t forward_smem(int HD)
+/* Writes a warp's 16 x HD accumulators to rows row0 .. row0 + 15 (stride
+ * apart, those from `limit` on left out), row i divided by div[i >= 8]. */
+template <int HD>
+__device__ void store_rows(float *base, size_t stride, int row0, int limit, const float c[HD / 8][4], const float div[2])
 {
-    return sizeof(bf16) * (3 * TC_TILE * (size_t)(HD + HPAD) + TC_ROWS * (TC_TILE + HPAD)) +
-           sizeof(float) * (TC_ROWS * (size_t)(TC_TILE + FPAD) + TC_ROWS * (size_t)(HD + FPAD));
+    int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        int row = row0 + lane / 4 + 8 * half;
+        if (row >= limit) continue;
+        float *o = base + (size_t)row * stride + lane % 4 * 2;
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++)
+            *(float2 *)(o + 8 * n) = make_float2(c[n][2 * half] / div[half], c[n][2 * half + 1] / div[half]);
+    }
 }
 
-__global__ void tc_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, attn_rows r, int NH,
-                                  int NKV, int HD, float scale)
+static size_t tile_bytes(int HD) { return sizeof(bf16) * TC_TILE * (size_t)(HD + PAD); }
+
+template <int HD>
+__global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
+    tc_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, attn_rows r, int NH, int NKV,
+                      float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
-    int ldh = HD + HPAD, lds = TC_TILE + FPAD, ldp = TC_TILE + HPAD, ldo = HD + FPAD;
-    bf16 *Qs = (bf16 *)raw, *Ks = Qs + TC_ROWS * ldh, *Vs = Ks + TC_TILE * ldh, *Ps = Vs + TC_TILE * ldh;
-    float *Ss = (float *)(Ps + TC_ROWS * ldp), *Os = Ss + TC_ROWS * lds;
+    const int ld = HD + PAD;
+    bf16 *Qs = (bf16 *)raw, *Ks = Qs + TC_TILE * ld, *Vs = Ks + TC_TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
-    int lane = threadIdx.x % 32, w = threadIdx.x / 32, t0 = blockIdx.x * TC_ROWS, p0 = r.p0(b);
+    int lane = threadIdx.x % 32, w = threadIdx.x / 32, p0 = r.p0(b);
+    int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS; /* the longest rows start first */
     const float *kb = k + r.cache(b, kvs) + (size_t)g * HD, *vb = v + r.cache(b, kvs) + (size_t)g * HD;
+    float *ob = out + (size_t)b * T * qs + (size_t)h * HD;
 
-    load_rows(Qs, ldh, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T, HD);
-    for (int i = threadIdx.x; i < TC_ROWS * ldo; i += blockDim.x) Os[i] = 0.0f;
-    int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = p0 + t_end, klast = p0 + t_end;
+    load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
+    int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = klast;
     for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
+    /* this lane's two rows: the keys each sees, and the last key any of the warp's rows sees */
+    int row[2] = {t0 + 16 * w + lane / 4, t0 + 16 * w + lane / 4 + 8}, lo[2], hi[2];
+    for (int i = 0; i < 2; i++) {
+        lo[i] = row[i] < T ? r.first(b, row[i]) : 0;
+        hi[i] = row[i] < T ? p0 + row[i] : -1;
+    }
+    int warp_last = t0 + 16 * w < T ? p0 + min(t0 + 16 * w + 15, T - 1) : -1;
+    __syncthreads();
+    uint32_t qa[HD / 16][4];
+    load_a<HD>(qa, Qs + 16 * w * ld, ld);
 
-    float m[16], l[16]; /* the warp's rows, the same in every lane */
-#pragma unroll
-    for (int i = 0; i < 16; i++) m[i] = -INFINITY, l[i] = 0.0f;
+    float o[HD / 8][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float sl2 = scale * LOG2E; /* scores in log2 units: exp2 */
     for (int k0 = kfirst - kfirst % TC_TILE; k0 <= klast; k0 += TC_TILE) {
         __syncthreads();
-        load_rows(Ks, ldh, kb, kvs, k0, klast + 1, HD);
-        load_rows(Vs, ldh, vb, kvs, k0, klast + 1, HD);
+        load_tile<HD>(Ks, kb, kvs, k0, klast + 1);
+        load_tile<HD>(Vs, vb, kvs, k0, klast + 1);
         __syncthreads();
-        warp_scores(Ss + w * 16 * lds, lds, Qs + w * 16 * ldh, ldh, Ks, ldh, HD);
-        __syncwarp();
+        if (k0 > warp_last) continue; /* the warp's rows see none of these keys */
+        float s[TC_TILE / 8][4] = {};
+        warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
+        float mx[2] = {m[0], m[1]};
 #pragma unroll
-        for (int i = 0; i < 16; i++) {
-            int row = w * 16 + i, t = t0 + row;
-            float s[2], p[2] = {0.0f, 0.0f}, alpha = 1.0f;
-            for (int c = 0; c < 2; c++) {
-                int col = lane + 32 * c, key = k0 + col;
-                bool seen = t < T && key >= r.first(b, t) && key <= p0 + t;
-                s[c] = seen ? Ss[row * lds + col] * scale : -INFINITY;
+        for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = e / 2, key = k0 + 8 * j + lane % 4 * 2 + e % 2;
+                s[j][e] = key >= lo[i] && key <= hi[i] ? s[j][e] * sl2 : -INFINITY;
+                mx[i] = fmaxf(mx[i], s[j][e]);
             }
-            float mx = fmaxf(m[i], dk_warp_max(fmaxf(s[0], s[1])));
-            if (mx != -INFINITY) {
-                for (int c = 0; c < 2; c++) p[c] = s[c] == -INFINITY ? 0.0f : expf(s[c] - mx);
-                alpha = m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
-                l[i] = l[i] * alpha + dk_warp_sum(p[0] + p[1]);
-                m[i] = mx;
-            }
-            Ps[row * ldp + lane] = __float2bfloat16_rn(p[0]);
-            Ps[row * ldp + lane + 32] = __float2bfloat16_rn(p[1]);
-            for (int d = lane; d < HD; d += 32) Os[row * ldo + d] *= alpha;
+        float alpha[2], sum[2] = {0.0f, 0.0f};
+        for (int i = 0; i < 2; i++) {
+            mx[i] = quad_max(mx[i]);
+            alpha[i] = mx[i] == -INFINITY ? 1.0f : exp2f(m[i] - mx[i]);
+            m[i] = mx[i];
         }
-        __syncwarp();
-        warp_accumulate(Os + w * 16 * ldo, ldo, Ps + w * 16 * ldp, ldp, Vs, ldh, HD);
-        __syncwarp();
-    }
 #pragma unroll
-    for (int i = 0; i < 16; i++) {
-        int row = w * 16 + i, t = t0 + row;
-        if (t >= T) continue;
-        float *ob = out + ((size_t)b * T + t) * qs + (size_t)h * HD;
-        for (int d = lane; d < HD; d += 32) ob[d] = Os[row * ldo + d] / l[i];
-        if (lane == 0) lse[((size_t)b * NH + h) * T + t] = m[i] + logf(l[i]);
+        for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = e / 2;
+                /* summed as rounded for P V, so each row's weights sum to 1 */
+                float p = s[j][e] == -INFINITY ? 0.0f : __bfloat162float(__float2bfloat16_rn(exp2f(s[j][e] - m[i])));
+                s[j][e] = p;
+                sum[i] += p;
+            }
+        for (int i = 0; i < 2; i++) l[i] = l[i] * alpha[i] + sum[i];
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++) o[n][0] *= alpha[0], o[n][1] *= alpha[0], o[n][2] *= alpha[1], o[n][3] *= alpha[1];
+        uint32_t pa[TC_TILE / 16][4];
+        acc_to_a<TC_TILE>(pa, s);
+        warp_mma<TC_TILE, HD, false>(o, pa, Vs, ld);
     }
+    for (int i = 0; i < 2; i++) l[i] = quad_sum(l[i]);
+    store_rows<HD>(ob, qs, t0 + 16 * w, T, o, l);
+    for (int i = 0; i < 2; i++)
+        if (lane % 4 == 0 && row[i] < T) lse[((size_t)b * NH + h) * T + row[i]] = (m[i] + log2f(l[i])) / LOG2E;
 }
+
+/* One head size's kernels, chosen at run time among the multiples of 16. */
+#define DK_TC_DISPATCH(HD, CALL)                                                                                            \
+    switch (HD) {                                                                                                           \
+    case 16: CALL(16); break;                                                                                               \
+    case 32: CALL(32); break;                                                                                               \
+    case 48: CALL(48); break;                                                                                               \
+    case 64: CALL(64); break;                                                                                               \
+    case 80: CALL(80); break;                                                                                               \
+    case 96: CALL(96); break;                                                                                               \
+    case 112: CALL(112); break;                                                                                             \
+    default: CALL(128); break;                                                                                              \
+    }
 
 void dk_cuda_attention_tc_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, attn_rows r,
                                   int NH, int NKV, int HD)
 {
-    size_t smem = forward_smem(HD);
-    dk_cuda_allow_smem((const void *)tc_forward_kernel, smem);
-    tc_forward_kernel<<<dim3(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B), TC_WARPS * 32, smem>>>(
-        out, lse, q, k, v, r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
+    size_t smem = 3 * tile_bytes(HD);
+    dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
+#define FORWARD(D)                                                                                                          \
+    dk_cuda_allow_smem((const void *)tc_forward_kernel<D>, smem);                                                           \
+    tc_forward_kernel<D><<<grid, TC_WARPS * 32, smem>>>(out, lse, q, k, v, r, NH, NKV, 1.0f / sqrtf((float)HD))
+    DK_TC_DISPATCH(HD, FORWARD)
+#undef FORWARD
     DK_CUDA_LAUNCHED();
-}
-
-static size_t dq_smem(int HD)
-{
-    return sizeof(bf16) * (4 * TC_TILE * (size_t)(HD + HPAD) + TC_ROWS * (TC_TILE + HPAD)) +
-           sizeof(float) * (2 * TC_ROWS * (size_t)(TC_TILE + FPAD) + TC_ROWS * (size_t)(HD + FPAD));
 }
 
 /* dq = dS K over the key tiles each query sees, dS = P (dP - D) scale,
  * P = exp(S scale - lse), dP = dO V^T. */
-__global__ void tc_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q, const float *k,
-                             const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
+template <int HD>
+__global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
+    tc_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q, const float *k,
+                 const float *v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
-    int ldh = HD + HPAD, lds = TC_TILE + FPAD, ldp = TC_TILE + HPAD, ldo = HD + FPAD;
-    bf16 *Qs = (bf16 *)raw, *Gs = Qs + TC_ROWS * ldh, *Ks = Gs + TC_ROWS * ldh, *Vs = Ks + TC_TILE * ldh,
-         *Ps = Vs + TC_TILE * ldh;
-    float *Ss = (float *)(Ps + TC_ROWS * ldp), *dPs = Ss + TC_ROWS * lds, *Acc = dPs + TC_ROWS * lds;
+    const int ld = HD + PAD;
+    bf16 *Qs = (bf16 *)raw, *Gs = Qs + TC_TILE * ld, *Ks = Gs + TC_TILE * ld, *Vs = Ks + TC_TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
-    int lane = threadIdx.x % 32, w = threadIdx.x / 32, t0 = blockIdx.x * TC_ROWS;
+    int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
     const float *kb = k + (size_t)b * T * kvs + (size_t)g * HD, *vb = v + (size_t)b * T * kvs + (size_t)g * HD;
-    const float *qb = q + (size_t)b * T * qs + (size_t)h * HD, *gb = dout + (size_t)b * T * qs + (size_t)h * HD;
 
-    load_rows(Qs, ldh, qb, qs, t0, T, HD);
-    load_rows(Gs, ldh, gb, qs, t0, T, HD);
-    for (int i = threadIdx.x; i < TC_ROWS * ldo; i += blockDim.x) Acc[i] = 0.0f;
+    load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
+    load_tile<HD>(Gs, dout + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = t_end;
     for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
+    int row[2] = {t0 + 16 * w + lane / 4, t0 + 16 * w + lane / 4 + 8}, lo[2], hi[2];
+    float lse2[2], Dr[2];
+    for (int i = 0; i < 2; i++) {
+        bool in = row[i] < T;
+        size_t at = ((size_t)b * NH + h) * T + (in ? row[i] : 0);
+        lo[i] = in ? r.first(b, row[i]) : 0;
+        hi[i] = in ? row[i] : -1;
+        lse2[i] = in ? lse[at] * LOG2E : 0.0f;
+        Dr[i] = in ? D[at] : 0.0f;
+    }
+    int warp_last = t0 + 16 * w < T ? min(t0 + 16 * w + 15, T - 1) : -1;
+    __syncthreads();
+    uint32_t qa[HD / 16][4], ga[HD / 16][4];
+    load_a<HD>(qa, Qs + 16 * w * ld, ld);
+    load_a<HD>(ga, Gs + 16 * w * ld, ld);
 
+    float acc[HD / 8][4] = {}, sl2 = scale * LOG2E;
     for (int k0 = kfirst - kfirst % TC_TILE; k0 <= t_end; k0 += TC_TILE) {
         __syncthreads();
-        load_rows(Ks, ldh, kb, kvs, k0, t_end + 1, HD);
-        load_rows(Vs, ldh, vb, kvs, k0, t_end + 1, HD);
+        load_tile<HD>(Ks, kb, kvs, k0, t_end + 1);
+        load_tile<HD>(Vs, vb, kvs, k0, t_end + 1);
         __syncthreads();
-        warp_scores(Ss + w * 16 * lds, lds, Qs + w * 16 * ldh, ldh, Ks, ldh, HD);
-        warp_scores(dPs + w * 16 * lds, lds, Gs + w * 16 * ldh, ldh, Vs, ldh, HD);
-        __syncwarp();
-        for (int i = 0; i < 16; i++) {
-            int row = w * 16 + i, t = t0 + row;
-            size_t at = ((size_t)b * NH + h) * T + (t < T ? t : 0);
-            for (int c = lane; c < TC_TILE; c += 32) {
-                int key = k0 + c;
-                float ds = 0.0f;
-                if (t < T && key >= r.first(b, t) && key <= t) {
-                    float p = expf(Ss[row * lds + c] * scale - lse[at]);
-                    ds = p * (dPs[row * lds + c] - D[at]) * scale;
-                }
-                Ps[row * ldp + c] = __float2bfloat16_rn(ds);
+        if (k0 > warp_last) continue;
+        float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
+        warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
+        warp_mma<HD, TC_TILE, true>(dp, ga, Vs, ld);
+#pragma unroll
+        for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = e / 2, key = k0 + 8 * j + lane % 4 * 2 + e % 2;
+                float p = key >= lo[i] && key <= hi[i] ? exp2f(s[j][e] * sl2 - lse2[i]) : 0.0f;
+                s[j][e] = p * (dp[j][e] - Dr[i]) * scale;
             }
-        }
-        __syncwarp();
-        warp_accumulate(Acc + w * 16 * ldo, ldo, Ps + w * 16 * ldp, ldp, Ks, ldh, HD);
-        __syncwarp();
+        uint32_t dsa[TC_TILE / 16][4];
+        acc_to_a<TC_TILE>(dsa, s);
+        warp_mma<TC_TILE, HD, false>(acc, dsa, Ks, ld);
     }
-    for (int i = 0; i < 16; i++) {
-        int row = w * 16 + i, t = t0 + row;
-        if (t >= T) continue;
-        for (int d = lane; d < HD; d += 32) dq[((size_t)b * T + t) * qs + (size_t)h * HD + d] = Acc[row * ldo + d];
-    }
-}
-
-static size_t dkv_smem(int HD)
-{
-    return sizeof(bf16) * (4 * TC_TILE * (size_t)(HD + HPAD) + 2 * TC_ROWS * (TC_TILE + HPAD)) +
-           sizeof(float) * (2 * TC_ROWS * (size_t)(TC_TILE + FPAD) + 2 * TC_ROWS * (size_t)(HD + FPAD) + 3 * TC_TILE);
+    const float one[2] = {1.0f, 1.0f};
+    store_rows<HD>(dq + (size_t)b * T * qs + (size_t)h * HD, qs, t0 + 16 * w, T, acc, one);
 }
 
 /* dv = P^T dO and dk = dS^T Q for the block's 64 keys, over the query heads
  * of the group and the query tiles that see them, in order. The scores are
- * formed transposed (keys by rows) so that each warp's keys are its rows. */
-__global__ void tc_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q,
-                              const float *k, const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
+ * formed transposed (keys by queries) so that each warp's keys are its rows. */
+template <int HD>
+__global__ void __launch_bounds__(TC_WARPS * 32)
+    tc_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q, const float *k,
+                  const float *v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
-    int ldh = HD + HPAD, lds = TC_TILE + FPAD, ldp = TC_TILE + HPAD, ldo = HD + FPAD;
-    bf16 *Kk = (bf16 *)raw, *Vk = Kk + TC_ROWS * ldh, *Qs = Vk + TC_ROWS * ldh, *Gs = Qs + TC_TILE * ldh,
-         *PT = Gs + TC_TILE * ldh, *dST = PT + TC_ROWS * ldp;
-    float *ST = (float *)(dST + TC_ROWS * ldp), *dPT = ST + TC_ROWS * lds, *dKs = dPT + TC_ROWS * lds,
-          *dVs = dKs + TC_ROWS * ldo, *lse_s = dVs + TC_ROWS * ldo, *D_s = lse_s + TC_TILE;
+    const int ld = HD + PAD;
+    bf16 *Kk = (bf16 *)raw, *Vk = Kk + TC_TILE * ld, *Qs = Vk + TC_TILE * ld, *Gs = Qs + TC_TILE * ld;
+    float *lse_s = (float *)(Gs + TC_TILE * ld), *D_s = lse_s + TC_TILE;
     int *first_s = (int *)(D_s + TC_TILE);
     int b = blockIdx.z, g = blockIdx.y, group = NH / NKV, T = r.T, qs = NH * HD, kvs = NKV * HD;
-    int lane = threadIdx.x % 32, w = threadIdx.x / 32, j0 = blockIdx.x * TC_ROWS;
+    int lane = threadIdx.x % 32, w = threadIdx.x / 32, j0 = blockIdx.x * TC_ROWS; /* the most-seen keys start first */
 
-    load_rows(Kk, ldh, k + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T, HD);
-    load_rows(Vk, ldh, v + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T, HD);
-    for (int i = threadIdx.x; i < TC_ROWS * ldo; i += blockDim.x) dKs[i] = dVs[i] = 0.0f;
+    load_tile<HD>(Kk, k + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T);
+    load_tile<HD>(Vk, v + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T);
+    int key[2] = {j0 + 16 * w + lane / 4, j0 + 16 * w + lane / 4 + 8};
+    float dka[HD / 8][4] = {}, dva[HD / 8][4] = {}, sl2 = scale * LOG2E;
     for (int hi = 0; hi < group; hi++) {
         int h = g * group + hi;
         const float *qb = q + (size_t)b * T * qs + (size_t)h * HD, *gb = dout + (size_t)b * T * qs + (size_t)h * HD;
         /* queries before the block's first key see none of its keys */
         for (int t0 = j0; t0 < T; t0 += TC_TILE) {
             __syncthreads();
-            load_rows(Qs, ldh, qb, qs, t0, T, HD);
-            load_rows(Gs, ldh, gb, qs, t0, T, HD);
+            load_tile<HD>(Qs, qb, qs, t0, T);
+            load_tile<HD>(Gs, gb, qs, t0, T);
             load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
             __syncthreads();
-            warp_scores(ST + w * 16 * lds, lds, Kk + w * 16 * ldh, ldh, Qs, ldh, HD);
-            warp_scores(dPT + w * 16 * lds, lds, Vk + w * 16 * ldh, ldh, Gs, ldh, HD);
-            __syncwarp();
-            for (int i = 0; i < 16; i++) {
-                int row = w * 16 + i, j = j0 + row;
-                for (int c = lane; c < TC_TILE; c += 32) {
-                    int t = t0 + c;
-                    float p = 0.0f, ds = 0.0f;
-                    if (j < T && t < T && first_s[c] <= j && j <= t) {
-                        p = expf(ST[row * lds + c] * scale - lse_s[c]);
-                        ds = p * (dPT[row * lds + c] - D_s[c]) * scale;
-                    }
-                    PT[row * ldp + c] = __float2bfloat16_rn(p);
-                    dST[row * ldp + c] = __float2bfloat16_rn(ds);
+            uint32_t a[HD / 16][4];
+            float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
+            load_a<HD>(a, Kk + 16 * w * ld, ld);
+            warp_mma<HD, TC_TILE, true>(s, a, Qs, ld);
+            load_a<HD>(a, Vk + 16 * w * ld, ld);
+            warp_mma<HD, TC_TILE, true>(dp, a, Gs, ld);
+#pragma unroll
+            for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int i = e / 2, c = 8 * j + lane % 4 * 2 + e % 2, t = t0 + c;
+                    float p = 0.0f;
+                    if (key[i] < T && t < T && first_s[c] <= key[i] && key[i] <= t)
+                        p = exp2f(s[j][e] * sl2 - lse_s[c] * LOG2E);
+                    s[j][e] = p;
+                    dp[j][e] = p * (dp[j][e] - D_s[c]) * scale;
                 }
-            }
-            __syncwarp();
-            warp_accumulate(dVs + w * 16 * ldo, ldo, PT + w * 16 * ldp, ldp, Gs, ldh, HD);
-            warp_accumulate(dKs + w * 16 * ldo, ldo, dST + w * 16 * ldp, ldp, Qs, ldh, HD);
+            uint32_t pa[TC_TILE / 16][4];
+            acc_to_a<TC_TILE>(pa, s);
+            warp_mma<TC_TILE, HD, false>(dva, pa, Gs, ld);
+            acc_to_a<TC_TILE>(pa, dp);
+            warp_mma<TC_TILE, HD, false>(dka, pa, Qs, ld);
         }
     }
-    __syncwarp();
-    for (int i = 0; i < 16; i++) {
-        int row = w * 16 + i, j = j0 + row;
-        if (j >= T) continue;
-        for (int d = lane; d < HD; d += 32) {
-            size_t at = ((size_t)b * T + j) * kvs + (size_t)g * HD + d;
-            dk[at] = dKs[row * ldo + d];
-            dv[at] = dVs[row * ldo + d];
-        }
-    }
+    const float one[2] = {1.0f, 1.0f};
+    size_t base = (size_t)b * T * kvs + (size_t)g * HD;
+    store_rows<HD>(dk + base, kvs, j0 + 16 * w, T, dka, one);
+    store_rows<HD>(dv + base, kvs, j0 + 16 * w, T, dva, one);
 }
 
 void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, const float *D, const float *dout, const float *lse,
                                    const float *q, const float *k, const float *v, int B, attn_rows r, int NH, int NKV, int HD)
 {
     float scale = 1.0f / sqrtf((float)HD);
-    size_t smem = dq_smem(HD);
-    dk_cuda_allow_smem((const void *)tc_dq_kernel, smem);
-    tc_dq_kernel<<<dim3(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B), TC_WARPS * 32, smem>>>(
-        dq, dout, lse, D, q, k, v, r, NH, NKV, HD, scale);
-    DK_CUDA_LAUNCHED();
-    smem = dkv_smem(HD);
-    dk_cuda_allow_smem((const void *)tc_dkv_kernel, smem);
-    tc_dkv_kernel<<<dim3(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NKV, (unsigned)B), TC_WARPS * 32, smem>>>(
-        dk, dv, dout, lse, D, q, k, v, r, NH, NKV, HD, scale);
+    size_t dq_smem = 4 * tile_bytes(HD), dkv_smem = 4 * tile_bytes(HD) + 3 * TC_TILE * sizeof(float);
+    dim3 dq_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B),
+        dkv_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NKV, (unsigned)B);
+#define BACKWARD(D_)                                                                                                        \
+    dk_cuda_allow_smem((const void *)tc_dq_kernel<D_>, dq_smem);                                                            \
+    tc_dq_kernel<D_><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, dout, lse, D, q, k, v, r, NH, NKV, scale);                    \
+    DK_CUDA_LAUNCHED();                                                                                                     \
+    dk_cuda_allow_smem((const void *)tc_dkv_kernel<D_>, dkv_smem);                                                          \
+    tc_dkv_kernel<D_><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, dout, lse, D, q, k, v, r, NH, NKV, scale)
+    DK_TC_DISPATCH(HD, BACKWARD)
+#undef BACKWARD
     DK_CUDA_LAUNCHED();
 }

@@ -41,10 +41,15 @@ typedef struct dk_backend {
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
     void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
                              const float *rstd, int N, int C);
-    void (*matmul_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
+    /* inp_lp: NULL, or inp already rounded by round_operand (bf16 backends),
+     * which the matmul then takes instead of rounding inp itself. */
+    void (*matmul_forward)(float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC, int OC);
     void (*matmul_rows_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
-    void (*matmul_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight, int N,
-                            int IC, int OC, bool accumulate);
+    void (*matmul_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
+                            const float *weight, int N, int IC, int OC, bool accumulate);
+    /* bf16 backends: x (n) rounded to bf16 into dst (n halves), the operand of
+     * every matmul that reads x; NULL where matmuls round nothing. */
+    void (*round_operand)(void *dst, const float *x, size_t n);
     void (*rope_forward)(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
                          const int *pos);
     void (*rope_backward)(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);

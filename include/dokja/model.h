@@ -102,6 +102,11 @@ typedef struct {
     float *gate;     /* (L, B, T, I) */
     float *up;       /* (L, B, T, I) */
     float *hmlp;     /* (L, B, T, I) silu(gate) * up */
+    /* Training on a backend that rounds matmul inputs (round_operand): ln1,
+     * atty, ln2 and hmlp rounded once, in bf16 (two to a float's room), for
+     * every product that reads them, forward and backward. NULL otherwise. */
+    float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp;
+#define DK_HALVES(n) (((n) + 1) / 2) /* floats that hold n bf16 values */
     float *lnf;      /* (B, T, C) */
     float *lnf_rstd; /* (B, T) */
     float *logits;   /* (B, T, V); the gradient of the logits after backward */

@@ -43,6 +43,19 @@ static void cpu_kv_store(float *kc, float *vc, const float *knew, const float *v
     }
 }
 
+/* The CPU's matmuls are fp32: nothing is ever rounded for them. */
+static void cpu_matmul_forward(float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, int OC)
+{
+    (void)inp_lp;
+    dk_matmul_forward(out, inp, w, N, IC, OC);
+}
+static void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const void *inp_lp, const float *w,
+                                int N, int IC, int OC, bool accumulate)
+{
+    (void)inp_lp;
+    dk_matmul_backward(dinp, dw, dout, inp, w, N, IC, OC, accumulate);
+}
+
 static size_t cpu_logits_floats(int N, int V) { return (size_t)N * V; }
 
 static void cpu_classifier(float *losses, float *lse, float *logits, const float *x, const float *w, const int *targets, int N,
@@ -68,9 +81,9 @@ static const dk_backend cpu = {
     .embedding_backward = dk_embedding_backward,
     .rmsnorm_forward = dk_rmsnorm_forward,
     .rmsnorm_backward = dk_rmsnorm_backward,
-    .matmul_forward = dk_matmul_forward,
+    .matmul_forward = cpu_matmul_forward,
     .matmul_rows_forward = dk_matmul_rows_forward,
-    .matmul_backward = dk_matmul_backward,
+    .matmul_backward = cpu_matmul_backward,
     .rope_forward = dk_rope_forward,
     .rope_backward = dk_rope_backward,
     .attention_floats = cpu_attention_floats,

@@ -266,7 +266,7 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
            qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads;
     /* Inference keeps one layer's activations (shared by all layers) and a
      * per-layer KV cache. */
-    bool per_layer = training && !m->recompute;
+    bool per_layer = training && !m->recompute, lowp = training && be->round_operand;
     size_t Lact = per_layer ? L : 1, BT = (size_t)B * (size_t)T, Lkv = training && !per_layer ? 1 : L;
     dk_acts *a = &m->acts;
     free_acts(m);
@@ -290,6 +290,10 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->gate, Lact * BT * I},
         {&a->up, Lact * BT * I},
         {&a->hmlp, Lact * BT * I},
+        {&a->ln1_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
+        {&a->atty_lp, lowp ? Lact * DK_HALVES(BT * qd) : 0},
+        {&a->ln2_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
+        {&a->hmlp_lp, lowp ? Lact * DK_HALVES(BT * I) : 0},
         {&a->lnf, BT * C},
         {&a->lnf_rstd, BT},
         {&a->logits, training ? be->logits_floats((int)BT, (int)V) : (size_t)B * V},
@@ -299,6 +303,7 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->vnew, training ? 0 : BT * kvd},
     };
     a->block = alloc_parts(be, parts, sizeof parts / sizeof *parts);
+    if (!lowp) a->ln1_lp = a->atty_lp = a->ln2_lp = a->hmlp_lp = NULL;
     a->tokens = dk_calloc(BT, sizeof(int));
     a->targets = dk_calloc(BT, sizeof(int));
     if (!training) a->ints = dk_calloc(BT + 2 * (size_t)B, sizeof(int));

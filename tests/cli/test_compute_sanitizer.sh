@@ -11,7 +11,7 @@ if [ -z "$CS" ] || ! nvidia-smi -L >/dev/null 2>&1 || ! "$DOKJA" bench peak --de
     exit 0
 fi
 for tool in memcheck racecheck synccheck; do
-    "$CS" --tool "$tool" --error-exitcode 3 "$TEST_BACKEND" >"$WORK/$tool.txt" 2>&1 ||
+    DK_BACKEND_TESTS=cuda "$CS" --tool "$tool" --error-exitcode 3 "$TEST_BACKEND" >"$WORK/$tool.txt" 2>&1 ||
         fail "compute-sanitizer --tool $tool: $(grep -m5 -E 'ERROR|Invalid|hazard|FAILED' "$WORK/$tool.txt")"
 done
 echo "1 passed, 0 failed"

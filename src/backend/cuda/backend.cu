@@ -66,14 +66,15 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
 
 /* The two precisions differ in their matmuls and attention. */
 #define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
-    static void matmul_forward_##suffix(float *out, const float *inp, const float *w, int N, int IC, int OC)            \
+    static void matmul_forward_##suffix(float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, \
+                                        int OC)                                                                          \
     {                                                                                                                    \
-        dk_cuda_matmul_forward(bf16, out, inp, w, N, IC, OC);                                                           \
+        dk_cuda_matmul_forward(bf16, out, inp, inp_lp, w, N, IC, OC);                                                   \
     }                                                                                                                    \
-    static void matmul_backward_##suffix(float *dinp, float *dw, const float *dout, const float *inp, const float *w,   \
-                                         int N, int IC, int OC, bool acc)                                               \
+    static void matmul_backward_##suffix(float *dinp, float *dw, const float *dout, const float *inp, const void *inp_lp, \
+                                         const float *w, int N, int IC, int OC, bool acc)                               \
     {                                                                                                                    \
-        dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, w, N, IC, OC, acc);                                          \
+        dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, inp_lp, w, N, IC, OC, acc);                                  \
     }                                                                                                                    \
     static void attention_forward_##suffix(float *out, float *lse, const float *q, const float *k, const float *v, int B, \
                                            int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV,     \
@@ -102,7 +103,8 @@ PRECISION_WRAPPERS(bf16, true)
         .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
         .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \
         .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = dk_cuda_matmul_rows_forward,                       \
-        .matmul_backward = matmul_backward_##suffix, .rope_forward = dk_cuda_rope_forward,                               \
+        .matmul_backward = matmul_backward_##suffix, .round_operand = is_bf16 ? dk_cuda_round_bf16 : NULL,            \
+        .rope_forward = dk_cuda_rope_forward,                               \
         .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
         .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = attention_forward_##suffix,    \
         .attention_backward = attention_backward_##suffix, .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                      \

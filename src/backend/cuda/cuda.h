@@ -37,9 +37,12 @@ void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const vo
 /* An operand in the matmul precision: x itself for fp32, else n floats
  * rounded to bf16 in scratch `slot` (valid until that slot is used again). */
 const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n);
-void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const float *weight, int N, int IC, int OC);
-void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp,
+/* inp_lp: NULL, or inp already rounded to bf16 (dk_cuda_round_bf16). */
+void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC,
+                            int OC);
+void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
                              const float *weight, int N, int IC, int OC, bool accumulate);
+void dk_cuda_round_bf16(void *dst, const float *x, size_t n);
 /* Decoding's fp32 kernel: a row's result does not depend on N. */
 void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
 

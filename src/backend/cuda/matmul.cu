@@ -142,12 +142,17 @@ __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, size_t n)
     }
 }
 
+void dk_cuda_round_bf16(void *dst, const float *x, size_t n)
+{
+    to_bf16_kernel<<<dk_blocks((n + 3) / 4, 256), 256>>>((__nv_bfloat16 *)dst, x, n);
+    DK_CUDA_LAUNCHED();
+}
+
 const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n)
 {
     if (!bf16) return x;
-    __nv_bfloat16 *out = (__nv_bfloat16 *)dk_cuda_scratch(slot, n * sizeof(__nv_bfloat16));
-    to_bf16_kernel<<<dk_blocks((n + 3) / 4, 256), 256>>>(out, x, n);
-    DK_CUDA_LAUNCHED();
+    void *out = dk_cuda_scratch(slot, n * sizeof(__nv_bfloat16));
+    dk_cuda_round_bf16(out, x, n);
     return out;
 }
 
@@ -156,15 +161,16 @@ static size_t span(int ld, int cols) { return (size_t)ld * cols; }
 
 /* Row-major matrices are column-major transposes: each row-major product
  * below is written as the column-major one cuBLASLt computes. */
-void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const float *weight, int N, int IC, int OC)
+void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC,
+                            int OC)
 {
     /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N), all column-major */
     const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
-               *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
+               *x = bf16 && inp_lp ? inp_lp : dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
     dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out, OC, 0.0f);
 }
 
-void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp,
+void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
                              const float *weight, int N, int IC, int OC, bool accumulate)
 {
     /* dout is an operand of both products: rounded once */
@@ -174,7 +180,8 @@ void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float
         dk_cuda_gemm_raw(bf16, false, false, IC, N, OC, dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)), IC, g,
                          OC, dinp, IC, accumulate ? 1.0f : 0.0f);
     /* dweight^T (IC, OC) += inp^T (IC, N) @ dout (N, OC) */
-    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N)), IC, g, OC,
+    const void *x = bf16 && inp_lp ? inp_lp : dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N));
+    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC,
                      dweight, IC, 1.0f);
 }
 

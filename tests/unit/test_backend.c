@@ -752,10 +752,19 @@ int main(void)
         cmocka_unit_test_setup(test_training, setup_cuda_bf16),
         cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
     };
-    /* DK_BACKEND_TESTS=cuda: the GPU cases alone (what compute-sanitizer checks) */
+    /* DK_BACKEND_TESTS=kernels: the GPU cases that compare every kernel with
+     * the CPU's, alone (what compute-sanitizer checks; whole training runs
+     * take it too long and use the same kernels) */
     const char *only = getenv("DK_BACKEND_TESTS");
-    int failed = 0;
-    if (!only || strcmp(only, "cuda")) failed += cmocka_run_group_tests_name("staged", staged_tests, NULL, NULL);
+    if (only && !strcmp(only, "kernels")) {
+        const struct CMUnitTest kernel_tests[] = {
+            cmocka_unit_test_setup(test_layers, setup_cuda_fp32), cmocka_unit_test_setup(test_training, setup_cuda_fp32),
+            cmocka_unit_test_setup(test_decoding, setup_cuda_fp32), cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
+            cmocka_unit_test_setup(test_training, setup_cuda_bf16), cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
+        };
+        return cmocka_run_group_tests_name("cuda kernels", kernel_tests, NULL, NULL);
+    }
+    int failed = cmocka_run_group_tests_name("staged", staged_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("cuda", cuda_tests, NULL, NULL);
     return failed;
 }

@@ -1,7 +1,8 @@
 # The CUDA kernels under NVIDIA's compute-sanitizer (memcheck for out-of-bounds
 # and uninitialised reads, racecheck for shared-memory races, synccheck for
 # barriers): unit_backend's GPU cases that compare every kernel with the
-# CPU's (DK_BACKEND_TESTS=kernels). Skipped, and says so, without a GPU or compute-sanitizer.
+# CPU's (DK_BACKEND_TESTS=kernels). Skipped, and says so, without a GPU
+# or compute-sanitizer.
 . "$(dirname "$0")/lib.sh"
 : "${TEST_BACKEND:?run through ctest}"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1 || true)

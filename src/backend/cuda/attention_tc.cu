@@ -172,6 +172,28 @@ __device__ void store_rows(float *base, size_t stride, int row0, int limit, cons
     }
 }
 
+/* A warp's scores against keys k0 .. k0 + 63, times sl2; with MASK, those
+ * of keys a row does not see (lo[i] .. hi[i] for the lane's rows i) are
+ * -inf. Tiles that every row of the warp sees whole skip the test. */
+template <bool MASK> __device__ inline void scale_scores(float s[TC_TILE / 8][4], float sl2, int k0, const int lo[2], const int hi[2])
+{
+    int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int i = e / 2, key = k0 + 8 * j + lane % 4 * 2 + e % 2;
+            s[j][e] = !MASK || (key >= lo[i] && key <= hi[i]) ? s[j][e] * sl2 : -INFINITY;
+        }
+}
+
+__device__ inline void scale_tile(float s[TC_TILE / 8][4], float sl2, int k0, const int lo[2], const int hi[2])
+{
+    bool whole = lo[0] <= k0 && lo[1] <= k0 && k0 + TC_TILE - 1 <= hi[0] && k0 + TC_TILE - 1 <= hi[1];
+    if (__all_sync(0xffffffffu, whole)) scale_scores<false>(s, sl2, k0, lo, hi);
+    else scale_scores<true>(s, sl2, k0, lo, hi);
+}
+
 static size_t tile_bytes(int HD) { return sizeof(bf16) * TC_TILE * (size_t)(HD + PAD); }
 
 template <int HD>
@@ -212,15 +234,12 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         if (k0 > warp_last) continue; /* the warp's rows see none of these keys */
         float s[TC_TILE / 8][4] = {};
         warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
+        scale_tile(s, sl2, k0, lo, hi);
         float mx[2] = {m[0], m[1]};
 #pragma unroll
         for (int j = 0; j < TC_TILE / 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int i = e / 2, key = k0 + 8 * j + lane % 4 * 2 + e % 2;
-                s[j][e] = key >= lo[i] && key <= hi[i] ? s[j][e] * sl2 : -INFINITY;
-                mx[i] = fmaxf(mx[i], s[j][e]);
-            }
+            for (int e = 0; e < 4; e++) mx[e / 2] = fmaxf(mx[e / 2], s[j][e]);
         float alpha[2], sum[2] = {0.0f, 0.0f};
         for (int i = 0; i < 2; i++) {
             mx[i] = quad_max(mx[i]);
@@ -321,13 +340,13 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
         warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
         warp_mma<HD, TC_TILE, true>(dp, ga, Vs, ld);
+        scale_tile(s, sl2, k0, lo, hi);
 #pragma unroll
         for (int j = 0; j < TC_TILE / 8; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int i = e / 2, key = k0 + 8 * j + lane % 4 * 2 + e % 2;
-                float p = key >= lo[i] && key <= hi[i] ? exp2f(s[j][e] * sl2 - lse2[i]) : 0.0f;
-                s[j][e] = p * (dp[j][e] - Dr[i]) * scale;
+                int i = e / 2;
+                s[j][e] = exp2f(s[j][e] - lse2[i]) * (dp[j][e] - Dr[i]) * scale; /* exp2(-inf) = 0: unseen keys */
             }
         uint32_t dsa[TC_TILE / 16][4];
         acc_to_a<TC_TILE>(dsa, s);
@@ -341,7 +360,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
  * of the group and the query tiles that see them, in order. The scores are
  * formed transposed (keys by queries) so that each warp's keys are its rows. */
 template <int HD>
-__global__ void __launch_bounds__(TC_WARPS * 32)
+__global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     tc_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q, const float *k,
                   const float *v, attn_rows r, int NH, int NKV, float scale)
 {

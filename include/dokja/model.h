@@ -104,7 +104,8 @@ typedef struct {
     float *hmlp;     /* (L, B, T, I) silu(gate) * up */
     /* Training on a backend that rounds matmul inputs (round_operand): ln1,
      * atty, ln2 and hmlp rounded once, in bf16 (two to a float's room), for
-     * every product that reads them, forward and backward. NULL otherwise. */
+     * every product that reads them, forward and backward. NULL otherwise
+     * (the empty parts of the activation block are NULL). */
     float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp;
 #define DK_HALVES(n) (((n) + 1) / 2) /* floats that hold n bf16 values */
     float *lnf;      /* (B, T, C) */

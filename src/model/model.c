@@ -228,8 +228,8 @@ int dk_model_init(dk_model *m, uint64_t seed)
     return 0;
 }
 
-/* Points each part at its place in one allocation of the backend's memory.
- * Each part starts on a 256-byte boundary: GPU matmul kernels need aligned
+/* Points each part at its place in one allocation of the backend's memory,
+ * and an empty part at NULL. Each part starts on a 256-byte boundary: GPU matmul kernels need aligned
  * operands, and odd row counts (a 7-token prompt) would shift the rest. */
 typedef struct {
     float **ptr;
@@ -251,7 +251,7 @@ static float *alloc_parts(const dk_backend *be, act_part *parts, size_t nparts)
         return NULL;
     }
     for (size_t i = 0; i < nparts; i++) {
-        *parts[i].ptr = p;
+        *parts[i].ptr = parts[i].n ? p : NULL;
         p += parts[i].n;
     }
     return block;
@@ -303,7 +303,6 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->vnew, training ? 0 : BT * kvd},
     };
     a->block = alloc_parts(be, parts, sizeof parts / sizeof *parts);
-    if (!lowp) a->ln1_lp = a->atty_lp = a->ln2_lp = a->hmlp_lp = NULL;
     a->tokens = dk_calloc(BT, sizeof(int));
     a->targets = dk_calloc(BT, sizeof(int));
     if (!training) a->ints = dk_calloc(BT + 2 * (size_t)B, sizeof(int));

@@ -23,9 +23,17 @@ static void linear(const dk_model *m, float *out, const float *inp, const void *
     else m->be->matmul_rows_forward(out, inp, w, N, IC, OC);
 }
 
-/* Layer l's rounded copy of an activation of n floats (dk_acts: ln1_lp and
- * the like), or NULL where the model keeps none. */
+/* Layer l's rounded copies of the activations that feed matmuls (dk_acts:
+ * ln1_lp and the like), each NULL where the model keeps none. */
+typedef struct {
+    void *ln1, *atty, *ln2, *hmlp;
+} lowp_acts;
+
 #define LOWP(a, buf, l, n) ((a)->buf ? (void *)LAYER(a, buf, l, DK_HALVES(n)) : NULL)
+static lowp_acts layer_lowp(const dk_acts *a, int l, size_t NC, size_t Nq, size_t NI)
+{
+    return (lowp_acts){LOWP(a, ln1_lp, l, NC), LOWP(a, atty_lp, l, Nq), LOWP(a, ln2_lp, l, NC), LOWP(a, hmlp_lp, l, NI)};
+}
 
 /* x (n) rounded into lp for the matmuls that read it; lp is NULL, and
  * nothing is done, where the model keeps no rounded copies. */
@@ -87,29 +95,28 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     /* Training writes keys and values in place (S = T, rows contiguous);
      * inference writes them aside, then into each row's slot. */
     float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
-    void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
-         *hmlp_lp = LOWP(a, hmlp_lp, l, NI);
+    lowp_acts low = layer_lowp(a, l, NC, Nq, NI);
 
     be->rmsnorm_forward(ln1, ln1_rstd, x, lp->ln1, N, C, eps);
-    round_operand(m, ln1_lp, ln1, NC);
-    linear(m, q, ln1, ln1_lp, lp->wq, N, C, qd, rows);
-    linear(m, knew, ln1, ln1_lp, lp->wk, N, C, kvd, rows);
-    linear(m, vnew, ln1, ln1_lp, lp->wv, N, C, kvd, rows);
+    round_operand(m, low.ln1, ln1, NC);
+    linear(m, q, ln1, low.ln1, lp->wq, N, C, qd, rows);
+    linear(m, knew, ln1, low.ln1, lp->wk, N, C, kvd, rows);
+    linear(m, vnew, ln1, low.ln1, lp->wv, N, C, kvd, rows);
     be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
     be->attention_forward(atty, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
-    round_operand(m, atty_lp, atty, Nq);
-    linear(m, res_mid, atty, atty_lp, lp->wo, N, qd, C, rows);
+    round_operand(m, low.atty, atty, Nq);
+    linear(m, res_mid, atty, low.atty, lp->wo, N, qd, C, rows);
     be->residual_forward(res_mid, res_mid, x, (long)NC);
 
     be->rmsnorm_forward(ln2, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-    round_operand(m, ln2_lp, ln2, NC);
-    linear(m, gate, ln2, ln2_lp, lp->wgate, N, C, I, rows);
-    linear(m, up, ln2, ln2_lp, lp->wup, N, C, I, rows);
+    round_operand(m, low.ln2, ln2, NC);
+    linear(m, gate, ln2, low.ln2, lp->wgate, N, C, I, rows);
+    linear(m, up, ln2, low.ln2, lp->wup, N, C, I, rows);
     be->swiglu_forward(hmlp, gate, up, (long)NI);
-    round_operand(m, hmlp_lp, hmlp, NI);
-    linear(m, xout, hmlp, hmlp_lp, lp->wdown, N, I, C, rows);
+    round_operand(m, low.hmlp, hmlp, NI);
+    linear(m, xout, hmlp, low.hmlp, lp->wdown, N, I, C, rows);
     be->residual_forward(xout, xout, res_mid, (long)NC);
 }
 
@@ -194,24 +201,23 @@ static void backward_layers(dk_model *m, int B, int T)
         float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
         float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
         float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
-        const void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
-                   *hmlp_lp = LOWP(a, hmlp_lp, l, NI);
+        lowp_acts low = layer_lowp(a, l, NC, Nq, NI);
 
         /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
-        be->matmul_backward(d->dh, lg->wdown, d->dres, hmlp, hmlp_lp, lp->wdown, N, I, C, false);
+        be->matmul_backward(d->dh, lg->wdown, d->dres, hmlp, low.hmlp, lp->wdown, N, I, C, false);
         be->swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (long)NI);
-        be->matmul_backward(d->dln, lg->wgate, d->dgate, ln2, ln2_lp, lp->wgate, N, C, I, false);
-        be->matmul_backward(d->dln, lg->wup, d->dup, ln2, ln2_lp, lp->wup, N, C, I, true);
+        be->matmul_backward(d->dln, lg->wgate, d->dgate, ln2, low.ln2, lp->wgate, N, C, I, false);
+        be->matmul_backward(d->dln, lg->wup, d->dup, ln2, low.ln2, lp->wup, N, C, I, true);
         be->rmsnorm_backward(d->dres, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);
 
         /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
-        be->matmul_backward(d->datty, lg->wo, d->dres, atty, atty_lp, lp->wo, N, qd, C, false);
+        be->matmul_backward(d->datty, lg->wo, d->dres, atty, low.atty, lp->wo, N, qd, C, false);
         be->attention_backward(d->dq, d->dk, d->dv, d->datt, d->datty, atty, att, q, k, v, B, T, NH, NKV, HD, ri->seg);
         be->rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD, ri->pos);
         be->rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD, ri->pos);
-        be->matmul_backward(d->dln, lg->wq, d->dq, ln1, ln1_lp, lp->wq, N, C, qd, false);
-        be->matmul_backward(d->dln, lg->wk, d->dk, ln1, ln1_lp, lp->wk, N, C, kvd, true);
-        be->matmul_backward(d->dln, lg->wv, d->dv, ln1, ln1_lp, lp->wv, N, C, kvd, true);
+        be->matmul_backward(d->dln, lg->wq, d->dq, ln1, low.ln1, lp->wq, N, C, qd, false);
+        be->matmul_backward(d->dln, lg->wk, d->dk, ln1, low.ln1, lp->wk, N, C, kvd, true);
+        be->matmul_backward(d->dln, lg->wv, d->dv, ln1, low.ln1, lp->wv, N, C, kvd, true);
         be->rmsnorm_backward(d->dres, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
         if (m->grads_done) {
             size_t lo, hi;

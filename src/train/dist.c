@@ -44,10 +44,9 @@ void dk_dist_finalize(dk_dist *d)
 
 void dk_dist_abort(const dk_dist *d, const char *what)
 {
-    fprintf(stderr, "dokja: error: rank %d of %d: %s\n", d->rank, d->size, what);
-    fflush(stderr);
-    if (d->mpi) MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "rank %d of %d: %s", d->rank, d->size, what);
+    dk_dist_fatal(msg);
 }
 
 void dk_dist_fatal(const char *what)

@@ -743,28 +743,22 @@ int main(void)
         cmocka_unit_test(test_backend_names),
         cmocka_unit_test(test_int8_stays_on_cpu),
     };
-    const struct CMUnitTest cuda_tests[] = {
-        cmocka_unit_test_setup(test_layers, setup_cuda_fp32),
-        cmocka_unit_test_setup(test_training, setup_cuda_fp32),
-        cmocka_unit_test_setup(test_decoding, setup_cuda_fp32),
-        cmocka_unit_test_setup(test_trainer_through_backend, setup_cuda_fp32),
-        cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
-        cmocka_unit_test_setup(test_training, setup_cuda_bf16),
-        cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
+    /* the GPU cases that compare every kernel with the CPU's, then whole training runs */
+    const struct CMUnitTest cuda_kernel_tests[] = {
+        cmocka_unit_test_setup(test_layers, setup_cuda_fp32),   cmocka_unit_test_setup(test_training, setup_cuda_fp32),
+        cmocka_unit_test_setup(test_decoding, setup_cuda_fp32), cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
+        cmocka_unit_test_setup(test_training, setup_cuda_bf16), cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
     };
-    /* DK_BACKEND_TESTS=kernels: the GPU cases that compare every kernel with
-     * the CPU's, alone (what compute-sanitizer checks; whole training runs
-     * take it too long and use the same kernels) */
+    const struct CMUnitTest cuda_trainer_tests[] = {
+        cmocka_unit_test_setup(test_trainer_through_backend, setup_cuda_fp32),
+    };
+    /* DK_BACKEND_TESTS=kernels: the kernel cases alone (what compute-sanitizer
+     * checks; whole training runs take it too long and use the same kernels) */
     const char *only = getenv("DK_BACKEND_TESTS");
-    if (only && !strcmp(only, "kernels")) {
-        const struct CMUnitTest kernel_tests[] = {
-            cmocka_unit_test_setup(test_layers, setup_cuda_fp32), cmocka_unit_test_setup(test_training, setup_cuda_fp32),
-            cmocka_unit_test_setup(test_decoding, setup_cuda_fp32), cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
-            cmocka_unit_test_setup(test_training, setup_cuda_bf16), cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
-        };
-        return cmocka_run_group_tests_name("cuda kernels", kernel_tests, NULL, NULL);
-    }
-    int failed = cmocka_run_group_tests_name("staged", staged_tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("cuda", cuda_tests, NULL, NULL);
+    bool kernels_only = only && !strcmp(only, "kernels");
+    int failed = 0;
+    if (!kernels_only) failed += cmocka_run_group_tests_name("staged", staged_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("cuda kernels", cuda_kernel_tests, NULL, NULL);
+    if (!kernels_only) failed += cmocka_run_group_tests_name("cuda trainer", cuda_trainer_tests, NULL, NULL);
     return failed;
 }

@@ -63,8 +63,7 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
         Qs[i] = t < T ? q[((size_t)b * T + t) * qs + (size_t)h * HD + i % HD] : 0.0f;
     }
     /* the block's keys: from the smallest first to the last query's position */
-    int t_end = min(t0 + ROWS, T) - 1, kfirst = p0 + t_end;
-    for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
+    int t_end = min(t0 + ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, p0 + t_end);
     int klast = p0 + t_end;
 
     float m[PER_WARP], l[PER_WARP], o[PER_WARP][MAX_DIMS];
@@ -120,7 +119,19 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
 
 void dk_cuda_allow_smem(const void *kernel, size_t bytes)
 {
-    if (bytes > 48 * 1024) DK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    /* what was allowed so far: asking the driver again at every launch costs time on the hot path */
+    static struct {
+        const void *kernel;
+        size_t bytes;
+    } allowed[64];
+    static int n;
+    if (bytes <= 48 * 1024) return;
+    int i = 0;
+    while (i < n && allowed[i].kernel != kernel) i++;
+    if (i < n && allowed[i].bytes >= bytes) return;
+    DK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    if (i == n && n < 64) allowed[n++].kernel = kernel;
+    if (i < n) allowed[i].bytes = bytes;
 }
 
 void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
@@ -169,8 +180,7 @@ __global__ void attention_dq_kernel(float *dq, const float *dout, const float *l
         Qs[i] = t < T ? q[at] : 0.0f;
         Gs[i] = t < T ? dout[at] : 0.0f;
     }
-    int t_end = min(t0 + ROWS, T) - 1, kfirst = t_end;
-    for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
+    int t_end = min(t0 + ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
 
     float acc[PER_WARP][MAX_DIMS];
 #pragma unroll

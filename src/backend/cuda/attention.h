@@ -15,6 +15,14 @@ struct attn_rows {
     __device__ int p0(int b) const { return start ? start[b] : pos0; }
     __device__ size_t cache(int b, int kvs) const { return (size_t)(slot ? slot[b] : b) * S * kvs; }
     __device__ int first(int b, int t) const { return seg ? seg[(size_t)b * T + t] : 0; }
+    /* The first key any of queries t0 .. t1 sees; `last` is the last one t1 sees. */
+    __device__ int first_of(int b, int t0, int t1, int last) const
+    {
+        if (!seg) return 0;
+        int f = last;
+        for (int t = t0; t <= t1; t++) f = min(f, first(b, t));
+        return f;
+    }
 };
 
 /* The dk/dv passes: what the queries t0 .. t0 + n - 1 of head h bring to
@@ -32,7 +40,8 @@ __device__ inline void load_query_stats(float *lse_s, float *D_s, int *first_s, 
     }
 }
 
-/* Kernels whose shared memory passes the default 48 KiB opt in. */
+/* Kernels whose shared memory passes the default 48 KiB opt in (once for
+ * each kernel and size). */
 void dk_cuda_allow_smem(const void *kernel, size_t bytes);
 
 /* Whether the tensor-core kernels take this call: bf16, a head size that is

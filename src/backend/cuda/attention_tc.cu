@@ -24,19 +24,9 @@
 
 typedef __nv_bfloat16 bf16;
 
-static int compute_capability_major(void)
-{
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
-    return major;
-}
-
 bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD)
 {
-    return bf16 && HD % 16 == 0 && HD <= 128 && T >= 16 && compute_capability_major() >= 8;
+    return bf16 && HD % 16 == 0 && HD <= 128 && T >= 16 && dk_cuda_compute_major() >= 8;
 }
 
 __device__ inline uint32_t pack_bf16(float lo, float hi)
@@ -175,6 +165,20 @@ __device__ void store_rows(float *base, size_t stride, int row0, int limit, cons
 /* A warp's scores against keys k0 .. k0 + 63, times sl2; with MASK, those
  * of keys a row does not see (lo[i] .. hi[i] for the lane's rows i) are
  * -inf. Tiles that every row of the warp sees whole skip the test. */
+/* The lane's two rows of its warp's 16 from query t0 + 16 w (row[i]), the
+ * keys each sees (lo[i] .. hi[i]; none for rows past T), and the last key
+ * any row of the warp sees (-1: none). p0: the position of query 0. */
+__device__ inline int lane_rows(const attn_rows &r, int b, int t0, int p0, int row[2], int lo[2], int hi[2])
+{
+    int lane = threadIdx.x % 32, w0 = t0 + 16 * (threadIdx.x / 32), T = r.T;
+    for (int i = 0; i < 2; i++) {
+        row[i] = w0 + lane / 4 + 8 * i;
+        lo[i] = row[i] < T ? r.first(b, row[i]) : 0;
+        hi[i] = row[i] < T ? p0 + row[i] : -1;
+    }
+    return w0 < T ? p0 + min(w0 + 15, T - 1) : -1;
+}
+
 template <bool MASK> __device__ inline void scale_scores(float s[TC_TILE / 8][4], float sl2, int k0, const int lo[2], const int hi[2])
 {
     int lane = threadIdx.x % 32;
@@ -211,15 +215,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     float *ob = out + (size_t)b * T * qs + (size_t)h * HD;
 
     load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
-    int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = klast;
-    for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
-    /* this lane's two rows: the keys each sees, and the last key any of the warp's rows sees */
-    int row[2] = {t0 + 16 * w + lane / 4, t0 + 16 * w + lane / 4 + 8}, lo[2], hi[2];
-    for (int i = 0; i < 2; i++) {
-        lo[i] = row[i] < T ? r.first(b, row[i]) : 0;
-        hi[i] = row[i] < T ? p0 + row[i] : -1;
-    }
-    int warp_last = t0 + 16 * w < T ? p0 + min(t0 + 16 * w + 15, T - 1) : -1;
+    int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = r.first_of(b, t0, t_end, klast);
+    int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, p0, row, lo, hi);
     __syncthreads();
     uint32_t qa[HD / 16][4];
     load_a<HD>(qa, Qs + 16 * w * ld, ld);
@@ -306,25 +303,20 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     const int ld = HD + PAD;
     bf16 *Qs = (bf16 *)raw, *Gs = Qs + TC_TILE * ld, *Ks = Gs + TC_TILE * ld, *Vs = Ks + TC_TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
-    int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    int w = threadIdx.x / 32;
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
     const float *kb = k + (size_t)b * T * kvs + (size_t)g * HD, *vb = v + (size_t)b * T * kvs + (size_t)g * HD;
 
     load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
     load_tile<HD>(Gs, dout + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
-    int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = t_end;
-    for (int t = t0; t <= t_end; t++) kfirst = min(kfirst, r.first(b, t));
-    int row[2] = {t0 + 16 * w + lane / 4, t0 + 16 * w + lane / 4 + 8}, lo[2], hi[2];
+    int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
+    int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, 0, row, lo, hi);
     float lse2[2], Dr[2];
     for (int i = 0; i < 2; i++) {
-        bool in = row[i] < T;
-        size_t at = ((size_t)b * NH + h) * T + (in ? row[i] : 0);
-        lo[i] = in ? r.first(b, row[i]) : 0;
-        hi[i] = in ? row[i] : -1;
-        lse2[i] = in ? lse[at] * LOG2E : 0.0f;
-        Dr[i] = in ? D[at] : 0.0f;
+        size_t at = ((size_t)b * NH + h) * T + row[i];
+        lse2[i] = row[i] < T ? lse[at] * LOG2E : 0.0f;
+        Dr[i] = row[i] < T ? D[at] : 0.0f;
     }
-    int warp_last = t0 + 16 * w < T ? min(t0 + 16 * w + 15, T - 1) : -1;
     __syncthreads();
     uint32_t qa[HD / 16][4], ga[HD / 16][4];
     load_a<HD>(qa, Qs + 16 * w * ld, ld);

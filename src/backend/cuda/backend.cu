@@ -17,7 +17,9 @@ static struct {
     size_t size[DK_SCRATCH_COUNT];
     void *host[DK_SCRATCH_COUNT];
     size_t host_size[DK_SCRATCH_COUNT];
+    bool props_read; /* name and major describe the GPU in use */
     char name[256];
+    int major;
 } g;
 
 void *dk_cuda_scratch(int slot, size_t bytes)
@@ -98,16 +100,16 @@ PRECISION_WRAPPERS(bf16, true)
 
 #define CUDA_TABLE(suffix, is_bf16)                                                                                      \
     {                                                                                                                    \
-        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .max_head_dim = 256, .alloc = cuda_alloc, .release = cuda_release,             \
-        .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero,                          \
+        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .max_head_dim = 256, .alloc = cuda_alloc,                 \
+        .release = cuda_release, .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero, \
         .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
         .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \
-        .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = dk_cuda_matmul_rows_forward,                       \
-        .matmul_backward = matmul_backward_##suffix, .round_operand = is_bf16 ? dk_cuda_round_bf16 : NULL,            \
-        .rope_forward = dk_cuda_rope_forward,                               \
-        .rope_backward = dk_cuda_rope_backward, .attention_floats = dk_cuda_attention_floats,                            \
-        .attention_scratch_floats = dk_cuda_attention_scratch_floats, .attention_forward = attention_forward_##suffix,    \
-        .attention_backward = attention_backward_##suffix, .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                      \
+        .matmul_forward = matmul_forward_##suffix, .matmul_rows_forward = dk_cuda_matmul_rows_forward,                   \
+        .matmul_backward = matmul_backward_##suffix, .round_operand = is_bf16 ? dk_cuda_round_bf16 : NULL,               \
+        .rope_forward = dk_cuda_rope_forward, .rope_backward = dk_cuda_rope_backward,                                    \
+        .attention_floats = dk_cuda_attention_floats, .attention_scratch_floats = dk_cuda_attention_scratch_floats,      \
+        .attention_forward = attention_forward_##suffix, .attention_backward = attention_backward_##suffix,              \
+        .kv_store = dk_cuda_kv_store, .swiglu_forward = dk_cuda_swiglu_forward,                                          \
         .swiglu_backward = dk_cuda_swiglu_backward, .residual_forward = dk_cuda_residual_forward,                        \
         .logits_floats = dk_cuda_logits_floats, .classifier = classifier_##suffix, .adamw = dk_cuda_adamw,               \
         .sumsq = dk_cuda_sumsq,                                                                                          \
@@ -136,15 +138,26 @@ extern "C" int dk_cuda_set_device(int index)
     }
     if (index >= n) return dk_fail("this machine has %d GPU(s) and more ranks than that; start one rank per GPU", n);
     DK_CUDA(cudaSetDevice(index));
-    g.name[0] = 0; /* the name of the GPU now in use, on the next ask */
+    g.props_read = false; /* those of the GPU now in use, on the next ask */
     return 0;
 }
 
-extern "C" const char *dk_cuda_device_name(void)
+/* The name and compute capability of the GPU in use, read once: asking the
+ * driver costs more than the attention calls that want to know. */
+static bool read_props(void)
 {
     int dev = 0;
     cudaDeviceProp p;
-    if (!g.name[0] && cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&p, dev) == cudaSuccess)
-        snprintf(g.name, sizeof g.name, "%s", p.name);
-    return g.name[0] ? g.name : "cuda";
+    if (g.props_read) return true;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    snprintf(g.name, sizeof g.name, "%s", p.name);
+    g.major = p.major;
+    return g.props_read = true;
 }
+
+extern "C" const char *dk_cuda_device_name(void) { return read_props() ? g.name : "cuda"; }
+
+int dk_cuda_compute_major(void) { return read_props() ? g.major : 0; }

@@ -25,6 +25,8 @@ void dk_cuda_check(cudaError_t e, const char *what, const char *file, int line);
 /* Scratch device memory that grows as needed; slot names one buffer each. */
 enum { DK_SCRATCH_A, DK_SCRATCH_B, DK_SCRATCH_W, DK_SCRATCH_HEAD, DK_SCRATCH_REDUCE, DK_SCRATCH_INTS, DK_SCRATCH_COUNT };
 void *dk_cuda_scratch(int slot, size_t bytes);
+/* The compute capability's major number of the GPU in use (0: unknown). */
+int dk_cuda_compute_major(void);
 /* Host memory of the same kind (pinned is not needed: the copies are small). */
 void *dk_cuda_host_scratch(int slot, size_t bytes);
 

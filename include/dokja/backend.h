@@ -22,6 +22,15 @@ typedef struct {
     float grad_scale; /* the clipping factor */
 } dk_adamw_args;
 
+/* An input of a matmul: x, and lp, NULL or x already rounded to bf16 by the
+ * backend (round_operand, or a layer that wrote it beside its output). bf16
+ * backends take lp where there is one, and x may then be NULL; fp32
+ * backends read x alone. */
+typedef struct {
+    const float *x;
+    const void *lp;
+} dk_operand;
+
 typedef struct dk_backend {
     const char *name;    /* "cpu", "cuda" */
     bool host_memory;    /* its memory is the host's: no copies needed */
@@ -35,43 +44,50 @@ typedef struct dk_backend {
     void (*copy)(void *dst, const void *src, size_t bytes);
     void (*zero)(void *p, size_t bytes);
 
-    /* The layers, with the contracts of layers.h. */
+    /* The layers, with the contracts of layers.h. An output's *_lp, where
+     * given (only to backends with round_operand), receives that output
+     * rounded to bf16 as well, for the matmuls that read it: the rounding
+     * costs no pass of its own. An output the model reads only through its
+     * rounded copy (out of rmsnorm_forward, h of swiglu_forward) may then be
+     * NULL. */
     void (*embedding_forward)(float *out, const int *tokens, const float *wte, int N, int C);
     void (*embedding_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
-    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
-    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
-                             const float *rstd, int N, int C);
-    /* inp_lp: NULL, or inp already rounded by round_operand (bf16 backends),
-     * which the matmul then takes instead of rounding inp itself. */
-    void (*matmul_forward)(float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC, int OC);
+    void (*rmsnorm_forward)(float *out, void *out_lp, float *rstd, const float *inp, const float *weight, int N, int C,
+                            float eps);
+    void (*rmsnorm_backward)(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
+                             const float *weight, const float *rstd, int N, int C);
+    void (*matmul_forward)(float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC);
     void (*matmul_rows_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
-    void (*matmul_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
-                            const float *weight, int N, int IC, int OC, bool accumulate);
-    /* bf16 backends: x (n) rounded to bf16 into dst (n halves), the operand of
-     * every matmul that reads x; NULL where matmuls round nothing. */
+    void (*matmul_backward)(float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N, int IC,
+                            int OC, bool accumulate);
+    /* bf16 backends: x (n) rounded to bf16 into dst (n halves); NULL where
+     * matmuls round nothing. */
     void (*round_operand)(void *dst, const float *x, size_t n);
     void (*rope_forward)(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
                          const int *pos);
-    void (*rope_backward)(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
+    void (*rope_backward)(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                          const int *pos);
     /* What attention keeps per layer for its backward (floats): the CPU keeps
      * the probabilities (B, NH, T, S), a GPU only each row's log-sum-exp
      * (B, NH, T) and recomputes the rest tile by tile. And the scratch its
      * backward needs (floats). */
     size_t (*attention_floats)(int B, int NH, int T, int S);
     size_t (*attention_scratch_floats)(int B, int NH, int T);
-    void (*attention_forward)(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S,
-                              int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
+    void (*attention_forward)(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
+                              int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
+                              const int *seg);
     /* out is the forward's output; seg as for the forward (NULL: plain rows). */
-    void (*attention_backward)(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
-                               const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
-                               int NKV, int HD, const int *seg);
+    void (*attention_backward)(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
+                               const float *out, const float *att, const float *q, const float *k, const float *v, int B,
+                               int T, int NH, int NKV, int HD, const int *seg);
     /* Inference: a call's new keys and values knew, vnew (B, T, kvd) into
      * the caches kc, vc (slots, S, kvd): row b into slot slot[b] (NULL: b)
      * from position start[b] (NULL: pos0). */
     void (*kv_store)(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                      int T, int S, int pos0, int kvd);
-    void (*swiglu_forward)(float *h, const float *gate, const float *up, long n);
-    void (*swiglu_backward)(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
+    void (*swiglu_forward)(float *h, void *h_lp, const float *gate, const float *up, long n);
+    void (*swiglu_backward)(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
+                            const float *up, long n);
     void (*residual_forward)(float *out, const float *a, const float *b, long n);
 
     /* The head and the loss: logits = x (N, C) @ w (V, C)^T, losses (N) and

@@ -103,10 +103,13 @@ typedef struct {
     float *up;       /* (L, B, T, I) */
     float *hmlp;     /* (L, B, T, I) silu(gate) * up */
     /* Training on a backend that rounds matmul inputs (round_operand): ln1,
-     * atty, ln2 and hmlp rounded once, in bf16 (two to a float's room), for
-     * every product that reads them, forward and backward. NULL otherwise
-     * (the empty parts of the activation block are NULL). */
-    float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp;
+     * atty, ln2 and hmlp in bf16 (two to a float's room), written by the
+     * layers that produce them and read by every product that takes them,
+     * forward and backward; and the parameter block rounded at the start of
+     * each forward. ln1, ln2 and hmlp are then kept in bf16 alone (their fp32
+     * buffers are NULL). NULL otherwise (the empty parts of the activation
+     * block are NULL). */
+    float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp, *params_lp;
 #define DK_HALVES(n) (((n) + 1) / 2) /* floats that hold n bf16 values */
     float *lnf;      /* (B, T, C) */
     float *lnf_rstd; /* (B, T) */
@@ -147,6 +150,9 @@ typedef struct {
     float *dgate;    /* (B, T, I) */
     float *dup;      /* (B, T, I) */
     float *dh;       /* (B, T, I) */
+    /* The matmuls' output gradients rounded by the layers that produce them,
+     * as ln1_lp in dk_acts; NULL where the backend rounds nothing. */
+    float *dres_lp, *dq_lp, *dk_lp, *dv_lp, *dgate_lp, *dup_lp;
     float *block;
 } dk_grad_acts;
 

@@ -22,13 +22,61 @@ static size_t cpu_attention_scratch_floats(int B, int NH, int T)
     return (size_t)omp_get_max_threads() * T * T;
 }
 
-/* The kept probabilities already carry the causal and packing masks. */
-static void cpu_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
-                                   const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
-                                   int NKV, int HD, const int *seg)
+/* The CPU computes in fp32 alone: it has no round_operand, so the model
+ * gives it no *_lp outputs or operands, and these adapt the layers of
+ * layers.h to the table. */
+static void cpu_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float *inp, const float *weight, int N, int C,
+                                float eps)
 {
-    (void)out, (void)seg;
+    (void)out_lp;
+    dk_rmsnorm_forward(out, rstd, inp, weight, N, C, eps);
+}
+static void cpu_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
+                                 const float *weight, const float *rstd, int N, int C)
+{
+    (void)dinp_lp;
+    dk_rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
+}
+static void cpu_matmul_forward(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)
+{
+    dk_matmul_forward(out, inp.x, w.x, N, IC, OC);
+}
+static void cpu_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N, int IC, int OC,
+                                bool accumulate)
+{
+    dk_matmul_backward(dinp, dw, dout.x, inp.x, w.x, N, IC, OC, accumulate);
+}
+static void cpu_rope_backward(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                              const int *pos)
+{
+    (void)dx_lp;
+    dk_rope_backward(dx, cos_t, sin_t, B, T, H, HD, pos);
+}
+static void cpu_attention_forward(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
+                                  int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
+                                  const int *seg)
+{
+    (void)out_lp;
+    dk_attention_forward(out, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+}
+/* The kept probabilities already carry the causal and packing masks. */
+static void cpu_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
+                                   const float *out, const float *att, const float *q, const float *k, const float *v, int B,
+                                   int T, int NH, int NKV, int HD, const int *seg)
+{
+    (void)dv_lp, (void)out, (void)seg;
     dk_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, NH, NKV, HD);
+}
+static void cpu_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n)
+{
+    (void)h_lp;
+    dk_swiglu_forward(h, gate, up, n);
+}
+static void cpu_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
+                                const float *up, long n)
+{
+    (void)dgate_lp, (void)dup_lp;
+    dk_swiglu_backward(dgate, dup, dh, gate, up, n);
 }
 
 /* Row b's positions are consecutive in its slot: one copy a row. */
@@ -41,19 +89,6 @@ static void cpu_kv_store(float *kc, float *vc, const float *knew, const float *v
         memcpy(kc + at * kvd, knew + (size_t)b * T * kvd, bytes);
         memcpy(vc + at * kvd, vnew + (size_t)b * T * kvd, bytes);
     }
-}
-
-/* The CPU's matmuls are fp32: nothing is ever rounded for them. */
-static void cpu_matmul_forward(float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, int OC)
-{
-    (void)inp_lp;
-    dk_matmul_forward(out, inp, w, N, IC, OC);
-}
-static void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const void *inp_lp, const float *w,
-                                int N, int IC, int OC, bool accumulate)
-{
-    (void)inp_lp;
-    dk_matmul_backward(dinp, dw, dout, inp, w, N, IC, OC, accumulate);
 }
 
 static size_t cpu_logits_floats(int N, int V) { return (size_t)N * V; }
@@ -79,20 +114,20 @@ static const dk_backend cpu = {
     .zero = cpu_zero,
     .embedding_forward = dk_embedding_forward,
     .embedding_backward = dk_embedding_backward,
-    .rmsnorm_forward = dk_rmsnorm_forward,
-    .rmsnorm_backward = dk_rmsnorm_backward,
+    .rmsnorm_forward = cpu_rmsnorm_forward,
+    .rmsnorm_backward = cpu_rmsnorm_backward,
     .matmul_forward = cpu_matmul_forward,
     .matmul_rows_forward = dk_matmul_rows_forward,
     .matmul_backward = cpu_matmul_backward,
     .rope_forward = dk_rope_forward,
-    .rope_backward = dk_rope_backward,
+    .rope_backward = cpu_rope_backward,
     .attention_floats = cpu_attention_floats,
     .attention_scratch_floats = cpu_attention_scratch_floats,
-    .attention_forward = dk_attention_forward,
+    .attention_forward = cpu_attention_forward,
     .attention_backward = cpu_attention_backward,
     .kv_store = cpu_kv_store,
-    .swiglu_forward = dk_swiglu_forward,
-    .swiglu_backward = dk_swiglu_backward,
+    .swiglu_forward = cpu_swiglu_forward,
+    .swiglu_backward = cpu_swiglu_backward,
     .residual_forward = dk_residual_forward,
     .logits_floats = cpu_logits_floats,
     .classifier = cpu_classifier,

@@ -277,7 +277,7 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
     a->per_layer = per_layer;
     act_part parts[] = {
         {&a->residual, ((training ? L : 1) + 1) * BT * C},
-        {&a->ln1, Lact * BT * C},
+        {&a->ln1, lowp ? 0 : Lact * BT * C},
         {&a->ln1_rstd, Lact * BT},
         {&a->q, Lact * BT * qd},
         {&a->k, Lkv * (size_t)B * (size_t)S * kvd},
@@ -285,15 +285,16 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->att, Lact * be->attention_floats(B, (int)NH, T, S)},
         {&a->atty, Lact * BT * qd},
         {&a->res_mid, Lact * BT * C},
-        {&a->ln2, Lact * BT * C},
+        {&a->ln2, lowp ? 0 : Lact * BT * C},
         {&a->ln2_rstd, Lact * BT},
         {&a->gate, Lact * BT * I},
         {&a->up, Lact * BT * I},
-        {&a->hmlp, Lact * BT * I},
+        {&a->hmlp, lowp ? 0 : Lact * BT * I},
         {&a->ln1_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
         {&a->atty_lp, lowp ? Lact * DK_HALVES(BT * qd) : 0},
         {&a->ln2_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
         {&a->hmlp_lp, lowp ? Lact * DK_HALVES(BT * I) : 0},
+        {&a->params_lp, lowp ? DK_HALVES(m->nparams) : 0},
         {&a->lnf, BT * C},
         {&a->lnf_rstd, BT},
         {&a->logits, training ? be->logits_floats((int)BT, (int)V) : (size_t)B * V},
@@ -321,6 +322,9 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&g->dres, BT * C}, {&g->dln, BT * C},   {&g->dq, BT * qd},  {&g->dk, BT * kvd},
         {&g->dv, BT * kvd}, {&g->datty, BT * qd}, {&g->datt, be->attention_scratch_floats(B, (int)NH, T)},
         {&g->dgate, BT * I}, {&g->dup, BT * I},   {&g->dh, BT * I},
+        {&g->dres_lp, lowp ? DK_HALVES(BT * C) : 0}, {&g->dq_lp, lowp ? DK_HALVES(BT * qd) : 0},
+        {&g->dk_lp, lowp ? DK_HALVES(BT * kvd) : 0}, {&g->dv_lp, lowp ? DK_HALVES(BT * kvd) : 0},
+        {&g->dgate_lp, lowp ? DK_HALVES(BT * I) : 0}, {&g->dup_lp, lowp ? DK_HALVES(BT * I) : 0},
     };
     g->block = alloc_parts(be, gparts, sizeof gparts / sizeof *gparts);
     if (!g->block) return -1;

@@ -1,5 +1,6 @@
 /* The whole model, forward then backward, following the residual stream.
  * Every layer runs through the model's backend (backend.h). */
+#include <stdint.h>
 #include <string.h>
 
 #include "dokja/model.h"
@@ -7,39 +8,32 @@
 
 /* Without per-layer activations (inference, or training with recomputation)
  * the layers share one set of buffers (stride 0); the residual stream is kept
- * whole in training, and alternates between two slots in inference. */
-#define LAYER(a, buf, l, n) ((a)->buf + ((a)->per_layer ? (size_t)(l) * (n) : 0))
+ * whole in training, and alternates between two slots in inference. A buffer
+ * the model does not keep is NULL in every layer. */
+#define LAYER(a, buf, l, n) ((a)->buf ? (a)->buf + ((a)->per_layer ? (size_t)(l) * (n) : 0) : NULL)
 #define RESID(a, l, n) ((a)->residual + (size_t)((a)->training ? (l) : (l) % 2) * (n))
+/* Layer l's bf16 copy of an activation of n values (ln1_lp and the like). */
+#define LOWP(a, buf, l, n) ((void *)LAYER(a, buf, l, DK_HALVES(n)))
+
+static dk_operand operand(const float *x, const void *lp) { return (dk_operand){x, lp}; }
+
+/* A weight as a matmul operand: with its copy in the rounded parameter
+ * block when training keeps one. */
+static dk_operand weight(const dk_model *m, const float *w)
+{
+    const uint16_t *lp = (const uint16_t *)m->acts.params_lp;
+    return operand(w, lp ? lp + (w - m->dev_block) : NULL);
+}
 
 /* Decode steps (one token per row) go through the row-wise kernels, int8
  * when the model has int8 weights: a row's result then does not depend on the
  * other rows, so batched and single-sequence decoding agree to the bit.
  * Longer inputs (training, prefill) go through the GEMMs. */
-static void linear(const dk_model *m, float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, int OC,
-                   bool rows)
+static void linear(const dk_model *m, float *out, dk_operand inp, const float *w, int N, int IC, int OC, bool rows)
 {
-    if (!rows) m->be->matmul_forward(out, inp, inp_lp, w, N, IC, OC);
-    else if (m->q8) dk_q8_matmul(out, inp, dk_model_q8_of(m, w), N);
-    else m->be->matmul_rows_forward(out, inp, w, N, IC, OC);
-}
-
-/* Layer l's rounded copies of the activations that feed matmuls (dk_acts:
- * ln1_lp and the like), each NULL where the model keeps none. */
-typedef struct {
-    void *ln1, *atty, *ln2, *hmlp;
-} lowp_acts;
-
-#define LOWP(a, buf, l, n) ((a)->buf ? (void *)LAYER(a, buf, l, DK_HALVES(n)) : NULL)
-static lowp_acts layer_lowp(const dk_acts *a, int l, size_t NC, size_t Nq, size_t NI)
-{
-    return (lowp_acts){LOWP(a, ln1_lp, l, NC), LOWP(a, atty_lp, l, Nq), LOWP(a, ln2_lp, l, NC), LOWP(a, hmlp_lp, l, NI)};
-}
-
-/* x (n) rounded into lp for the matmuls that read it; lp is NULL, and
- * nothing is done, where the model keeps no rounded copies. */
-static void round_operand(const dk_model *m, void *lp, const float *x, size_t n)
-{
-    if (lp) m->be->round_operand(lp, x, n);
+    if (!rows) m->be->matmul_forward(out, inp, weight(m, w), N, IC, OC);
+    else if (m->q8) dk_q8_matmul(out, inp.x, dk_model_q8_of(m, w), N);
+    else m->be->matmul_rows_forward(out, inp.x, w, N, IC, OC);
 }
 
 /* Gives the backend this call's row integers: the host arrays themselves on
@@ -92,31 +86,28 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
     float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
     float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
+    void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
+         *hmlp_lp = LOWP(a, hmlp_lp, l, NI);
     /* Training writes keys and values in place (S = T, rows contiguous);
      * inference writes them aside, then into each row's slot. */
     float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
-    lowp_acts low = layer_lowp(a, l, NC, Nq, NI);
 
-    be->rmsnorm_forward(ln1, ln1_rstd, x, lp->ln1, N, C, eps);
-    round_operand(m, low.ln1, ln1, NC);
-    linear(m, q, ln1, low.ln1, lp->wq, N, C, qd, rows);
-    linear(m, knew, ln1, low.ln1, lp->wk, N, C, kvd, rows);
-    linear(m, vnew, ln1, low.ln1, lp->wv, N, C, kvd, rows);
+    be->rmsnorm_forward(ln1, ln1_lp, ln1_rstd, x, lp->ln1, N, C, eps);
+    linear(m, q, operand(ln1, ln1_lp), lp->wq, N, C, qd, rows);
+    linear(m, knew, operand(ln1, ln1_lp), lp->wk, N, C, kvd, rows);
+    linear(m, vnew, operand(ln1, ln1_lp), lp->wv, N, C, kvd, rows);
     be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
-    be->attention_forward(atty, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
-    round_operand(m, low.atty, atty, Nq);
-    linear(m, res_mid, atty, low.atty, lp->wo, N, qd, C, rows);
+    be->attention_forward(atty, atty_lp, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
+    linear(m, res_mid, operand(atty, atty_lp), lp->wo, N, qd, C, rows);
     be->residual_forward(res_mid, res_mid, x, (long)NC);
 
-    be->rmsnorm_forward(ln2, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-    round_operand(m, low.ln2, ln2, NC);
-    linear(m, gate, ln2, low.ln2, lp->wgate, N, C, I, rows);
-    linear(m, up, ln2, low.ln2, lp->wup, N, C, I, rows);
-    be->swiglu_forward(hmlp, gate, up, (long)NI);
-    round_operand(m, low.hmlp, hmlp, NI);
-    linear(m, xout, hmlp, low.hmlp, lp->wdown, N, I, C, rows);
+    be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);
+    linear(m, gate, operand(ln2, ln2_lp), lp->wgate, N, C, I, rows);
+    linear(m, up, operand(ln2, ln2_lp), lp->wup, N, C, I, rows);
+    be->swiglu_forward(hmlp, hmlp_lp, gate, up, (long)NI);
+    linear(m, xout, operand(hmlp, hmlp_lp), lp->wdown, N, I, C, rows);
     be->residual_forward(xout, xout, res_mid, (long)NC);
 }
 
@@ -126,9 +117,11 @@ void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
     int C = m->cfg.hidden_size, L = m->cfg.num_hidden_layers, N = B * T;
     size_t NC = (size_t)N * C;
     stage_ints(m, B, T);
+    /* the weights as this pass's matmuls take them, rounded once for all */
+    if (a->params_lp) m->be->round_operand(a->params_lp, m->dev_block, m->nparams);
     m->be->embedding_forward(RESID(a, 0, NC), a->dev.tokens, m->dev.embed, N, C);
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, pos0);
-    m->be->rmsnorm_forward(a->lnf, a->lnf_rstd, RESID(a, L, NC), m->dev.norm, N, C, (float)m->cfg.rms_norm_eps);
+    m->be->rmsnorm_forward(a->lnf, NULL, a->lnf_rstd, RESID(a, L, NC), m->dev.norm, N, C, (float)m->cfg.rms_norm_eps);
 }
 
 float *dk_model_logits_last(dk_model *m, int B, int T)
@@ -138,7 +131,7 @@ float *dk_model_logits_last(dk_model *m, int B, int T)
     /* Row b's last state moves to row b (b <= b*T + T-1, so in order is safe). */
     for (int b = 0; T > 1 && b < B; b++)
         m->be->copy(a->lnf + b * C, a->lnf + ((size_t)b * T + (size_t)T - 1) * C, sizeof(float) * C);
-    linear(m, a->logits, a->lnf, NULL, m->dev.lm_head, B, (int)C, (int)V, true);
+    linear(m, a->logits, operand(a->lnf, NULL), m->dev.lm_head, B, (int)C, (int)V, true);
     return to_host(m, a->logits, (size_t)B * V);
 }
 
@@ -189,8 +182,9 @@ static void backward_layers(dk_model *m, int B, int T)
            cache = (size_t)N * kvd;
 
     be->zero(d->dres, NC * sizeof(float));
-    be->rmsnorm_backward(d->dres, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
+    be->rmsnorm_backward(d->dres, d->dres_lp, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
     if (m->grads_done) m->grads_done(m->grads_done_user, (size_t)(g->norm - m->grad_block), m->nparams);
+    dk_operand dres = operand(d->dres, d->dres_lp);
 
     for (int l = L - 1; l >= 0; l--) {
         /* the last layer's activations are still there from the forward */
@@ -201,24 +195,26 @@ static void backward_layers(dk_model *m, int B, int T)
         float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
         float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
         float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
-        lowp_acts low = layer_lowp(a, l, NC, Nq, NI);
+        dk_operand ln1_in = operand(ln1, LOWP(a, ln1_lp, l, NC)), atty_in = operand(atty, LOWP(a, atty_lp, l, Nq)),
+                   ln2_in = operand(ln2, LOWP(a, ln2_lp, l, NC)), hmlp_in = operand(hmlp, LOWP(a, hmlp_lp, l, NI));
 
         /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
-        be->matmul_backward(d->dh, lg->wdown, d->dres, hmlp, low.hmlp, lp->wdown, N, I, C, false);
-        be->swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (long)NI);
-        be->matmul_backward(d->dln, lg->wgate, d->dgate, ln2, low.ln2, lp->wgate, N, C, I, false);
-        be->matmul_backward(d->dln, lg->wup, d->dup, ln2, low.ln2, lp->wup, N, C, I, true);
-        be->rmsnorm_backward(d->dres, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);
+        be->matmul_backward(d->dh, lg->wdown, dres, hmlp_in, weight(m, lp->wdown), N, I, C, false);
+        be->swiglu_backward(d->dgate, d->dup, d->dgate_lp, d->dup_lp, d->dh, gate, up, (long)NI);
+        be->matmul_backward(d->dln, lg->wgate, operand(d->dgate, d->dgate_lp), ln2_in, weight(m, lp->wgate), N, C, I, false);
+        be->matmul_backward(d->dln, lg->wup, operand(d->dup, d->dup_lp), ln2_in, weight(m, lp->wup), N, C, I, true);
+        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);
 
         /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
-        be->matmul_backward(d->datty, lg->wo, d->dres, atty, low.atty, lp->wo, N, qd, C, false);
-        be->attention_backward(d->dq, d->dk, d->dv, d->datt, d->datty, atty, att, q, k, v, B, T, NH, NKV, HD, ri->seg);
-        be->rope_backward(d->dq, m->rope_cos, m->rope_sin, B, T, NH, HD, ri->pos);
-        be->rope_backward(d->dk, m->rope_cos, m->rope_sin, B, T, NKV, HD, ri->pos);
-        be->matmul_backward(d->dln, lg->wq, d->dq, ln1, low.ln1, lp->wq, N, C, qd, false);
-        be->matmul_backward(d->dln, lg->wk, d->dk, ln1, low.ln1, lp->wk, N, C, kvd, true);
-        be->matmul_backward(d->dln, lg->wv, d->dv, ln1, low.ln1, lp->wv, N, C, kvd, true);
-        be->rmsnorm_backward(d->dres, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
+        be->matmul_backward(d->datty, lg->wo, dres, atty_in, weight(m, lp->wo), N, qd, C, false);
+        be->attention_backward(d->dq, d->dk, d->dv, d->dv_lp, d->datt, d->datty, atty, att, q, k, v, B, T, NH, NKV, HD,
+                               ri->seg);
+        be->rope_backward(d->dq, d->dq_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, ri->pos);
+        be->rope_backward(d->dk, d->dk_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, ri->pos);
+        be->matmul_backward(d->dln, lg->wq, operand(d->dq, d->dq_lp), ln1_in, weight(m, lp->wq), N, C, qd, false);
+        be->matmul_backward(d->dln, lg->wk, operand(d->dk, d->dk_lp), ln1_in, weight(m, lp->wk), N, C, kvd, true);
+        be->matmul_backward(d->dln, lg->wv, operand(d->dv, d->dv_lp), ln1_in, weight(m, lp->wv), N, C, kvd, true);
+        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
         if (m->grads_done) {
             size_t lo, hi;
             dk_model_layer_range(m, l, &lo, &hi);

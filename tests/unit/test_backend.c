@@ -105,55 +105,61 @@ static void st_embedding_backward(float *dwte, const float *dout, const int *tok
     OWN(dwte), OWN(dout), OWN(tokens);
     cpu_be()->embedding_backward(dwte, dout, tokens, N, C);
 }
-static void st_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
+/* The staged backend rounds nothing, so the model gives it no bf16 copies. */
+#define NO_LP(p) assert_null(p)
+
+static void st_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float *inp, const float *w, int N, int C,
+                               float eps)
 {
-    OWN(out), OWN(rstd), OWN(inp), OWN(w);
-    cpu_be()->rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+    OWN(out), OWN(rstd), OWN(inp), OWN(w), NO_LP(out_lp);
+    cpu_be()->rmsnorm_forward(out, NULL, rstd, inp, w, N, C, eps);
 }
-static void st_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
-                                int N, int C)
+static void st_rmsnorm_backward(float *dinp, void *dinp_lp, float *dw, const float *dout, const float *inp, const float *w,
+                                const float *rstd, int N, int C)
 {
-    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w), OWN(rstd);
-    cpu_be()->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w), OWN(rstd), NO_LP(dinp_lp);
+    cpu_be()->rmsnorm_backward(dinp, NULL, dw, dout, inp, w, rstd, N, C);
 }
-static void st_matmul_forward(float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, int OC)
+static void st_matmul_forward(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)
 {
-    OWN(out), OWN(inp), OWN(w);
-    cpu_be()->matmul_forward(out, inp, inp_lp, w, N, IC, OC);
+    OWN(out), OWN(inp.x), OWN(w.x), NO_LP(inp.lp), NO_LP(w.lp);
+    cpu_be()->matmul_forward(out, inp, w, N, IC, OC);
 }
 static void st_matmul_rows_forward(float *out, const float *inp, const float *w, int N, int IC, int OC)
 {
     OWN(out), OWN(inp), OWN(w);
     cpu_be()->matmul_rows_forward(out, inp, w, N, IC, OC);
 }
-static void st_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const void *inp_lp, const float *w,
-                               int N, int IC, int OC, bool acc)
+static void st_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N, int IC, int OC,
+                               bool acc)
 {
-    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w);
-    cpu_be()->matmul_backward(dinp, dw, dout, inp, inp_lp, w, N, IC, OC, acc);
+    OWN(dinp), OWN(dw), OWN(dout.x), OWN(inp.x), OWN(w.x), NO_LP(dout.lp), NO_LP(inp.lp), NO_LP(w.lp);
+    cpu_be()->matmul_backward(dinp, dw, dout, inp, w, N, IC, OC, acc);
 }
 static void st_rope_forward(float *x, const float *c, const float *s, int B, int T, int H, int HD, int pos0, const int *pos)
 {
     OWN(x), OWN(c), OWN(s), OWN(pos);
     cpu_be()->rope_forward(x, c, s, B, T, H, HD, pos0, pos);
 }
-static void st_rope_backward(float *dx, const float *c, const float *s, int B, int T, int H, int HD, const int *pos)
+static void st_rope_backward(float *dx, void *dx_lp, const float *c, const float *s, int B, int T, int H, int HD,
+                             const int *pos)
 {
-    OWN(dx), OWN(c), OWN(s), OWN(pos);
-    cpu_be()->rope_backward(dx, c, s, B, T, H, HD, pos);
+    OWN(dx), OWN(c), OWN(s), OWN(pos), NO_LP(dx_lp);
+    cpu_be()->rope_backward(dx, NULL, c, s, B, T, H, HD, pos);
 }
-static void st_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int S,
-                                 int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
+static void st_attention_forward(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
+                                 int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
+                                 const int *seg)
 {
-    OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg);
-    cpu_be()->attention_forward(out, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+    OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg), NO_LP(out_lp);
+    cpu_be()->attention_forward(out, NULL, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
 }
-static void st_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
-                                  const float *att, const float *q, const float *k, const float *v, int B, int T, int NH,
-                                  int NKV, int HD, const int *seg)
+static void st_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
+                                  const float *out, const float *att, const float *q, const float *k, const float *v, int B,
+                                  int T, int NH, int NKV, int HD, const int *seg)
 {
-    OWN(dq), OWN(dk), OWN(dv), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg);
-    cpu_be()->attention_backward(dq, dk, dv, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
+    OWN(dq), OWN(dk), OWN(dv), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg), NO_LP(dv_lp);
+    cpu_be()->attention_backward(dq, dk, dv, NULL, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
 }
 static void st_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                         int T, int S, int pos0, int kvd)
@@ -161,15 +167,16 @@ static void st_kv_store(float *kc, float *vc, const float *knew, const float *vn
     OWN(kc), OWN(vc), OWN(knew), OWN(vnew), OWN(slot), OWN(start);
     cpu_be()->kv_store(kc, vc, knew, vnew, slot, start, B, T, S, pos0, kvd);
 }
-static void st_swiglu_forward(float *h, const float *gate, const float *up, long n)
+static void st_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n)
 {
-    OWN(h), OWN(gate), OWN(up);
-    cpu_be()->swiglu_forward(h, gate, up, n);
+    OWN(h), OWN(gate), OWN(up), NO_LP(h_lp);
+    cpu_be()->swiglu_forward(h, NULL, gate, up, n);
 }
-static void st_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+static void st_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
+                               const float *up, long n)
 {
-    OWN(dgate), OWN(dup), OWN(dh), OWN(gate), OWN(up);
-    cpu_be()->swiglu_backward(dgate, dup, dh, gate, up, n);
+    OWN(dgate), OWN(dup), OWN(dh), OWN(gate), OWN(up), NO_LP(dgate_lp), NO_LP(dup_lp);
+    cpu_be()->swiglu_backward(dgate, dup, NULL, NULL, dh, gate, up, n);
 }
 static void st_residual_forward(float *out, const float *a, const float *b, long n)
 {
@@ -252,6 +259,29 @@ static void expect_close(const subject *s, const char *what, const dk_backend *b
     free(got);
 }
 
+static dk_operand op(const float *x) { return (dk_operand){x, NULL}; }
+
+/* Room for the bf16 copy of an output of n values (backend.h's *_lp) on a
+ * backend that rounds; NULL on the others, which are given none. */
+static void *lp_room(const dk_backend *be, size_t n)
+{
+    return be->round_operand ? to_dev(be, NULL, sizeof(uint16_t) * n) : NULL;
+}
+
+/* A layer's bf16 copy must hold the bits of its fp32 output (d_out, the
+ * same layer's) as round_operand rounds it. Releases d_lp. */
+static void expect_lp(const char *what, const dk_backend *be, void *d_lp, const float *d_out, size_t n)
+{
+    if (!d_lp) return;
+    void *d_ref = lp_room(be, n);
+    uint16_t *got = malloc(sizeof(uint16_t) * n), *want = malloc(sizeof(uint16_t) * n);
+    be->round_operand(d_ref, d_out, n);
+    be->download(got, d_lp, sizeof(uint16_t) * n), be->download(want, d_ref, sizeof(uint16_t) * n);
+    if (memcmp(got, want, sizeof(uint16_t) * n)) fail_msg("%s on %s: the bf16 copy is not the output rounded", what, be->name);
+    free(got), free(want);
+    be->release(d_ref), be->release(d_lp);
+}
+
 /* ---- layers ---- */
 
 static void check_layers(const subject *s)
@@ -273,12 +303,20 @@ static void check_layers(const subject *s)
     float *d_x = to_dev(be, x, sizeof(float) * NC), *d_w = to_dev(be, w, sizeof(float) * C), *d_g = to_dev(be, g, sizeof(float) * NC);
     float *d_out = to_dev(be, NULL, sizeof(float) * NC), *d_rstd = to_dev(be, NULL, sizeof(float) * N);
     float *d_dx = to_dev(be, NULL, sizeof(float) * NC), *d_dw = to_dev(be, NULL, sizeof(float) * C);
-    cpu->rmsnorm_forward(out, rstd, x, w, N, C, 1e-5f);
-    be->rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5f);
+    void *d_lp = lp_room(be, NC);
+    cpu->rmsnorm_forward(out, NULL, rstd, x, w, N, C, 1e-5f);
+    be->rmsnorm_forward(d_out, d_lp, d_rstd, d_x, d_w, N, C, 1e-5f);
     expect_close(s, "rmsnorm_forward", be, d_out, out, NC);
-    cpu->rmsnorm_backward(dx, dw, g, x, w, rstd, N, C);
-    be->rmsnorm_backward(d_dx, d_dw, d_g, d_x, d_w, d_rstd, N, C);
+    expect_lp("rmsnorm_forward", be, d_lp, d_out, NC);
+    /* an output the model keeps in bf16 alone */
+    d_lp = lp_room(be, NC);
+    if (d_lp) be->rmsnorm_forward(NULL, d_lp, d_rstd, d_x, d_w, N, C, 1e-5f);
+    expect_lp("rmsnorm_forward (bf16 alone)", be, d_lp, d_out, NC);
+    d_lp = lp_room(be, NC);
+    cpu->rmsnorm_backward(dx, NULL, dw, g, x, w, rstd, N, C);
+    be->rmsnorm_backward(d_dx, d_lp, d_dw, d_g, d_x, d_w, d_rstd, N, C);
     expect_close(s, "rmsnorm_backward dinp", be, d_dx, dx, NC);
+    expect_lp("rmsnorm_backward dinp", be, d_lp, d_dx, NC);
     expect_close(s, "rmsnorm_backward dweight", be, d_dw, dw, C);
 
     /* matmul forward and backward (N, C) x (V, C)^T, accumulating */
@@ -287,29 +325,36 @@ static void check_layers(const subject *s)
     fill(wv, (size_t)V * C, &r, 0.2), fill(gy, (size_t)N * V, &r, 1.0);
     float *d_wv = to_dev(be, wv, sizeof(float) * V * C), *d_mo = to_dev(be, NULL, sizeof(float) * N * V);
     float *d_gy = to_dev(be, gy, sizeof(float) * N * V), *d_dwv = to_dev(be, NULL, sizeof(float) * V * C);
-    cpu->matmul_forward(mo, x, NULL, wv, N, C, V);
-    be->matmul_forward(d_mo, d_x, NULL, d_wv, N, C, V);
+    cpu->matmul_forward(mo, op(x), op(wv), N, C, V);
+    be->matmul_forward(d_mo, op(d_x), op(d_wv), N, C, V);
     expect_close(s, "matmul_forward", be, d_mo, mo, (size_t)N * V);
     be->upload(d_dx, dx, sizeof(float) * NC);
-    cpu->matmul_backward(dx, dwv, gy, x, NULL, wv, N, C, V, true);
-    be->matmul_backward(d_dx, d_dwv, d_gy, d_x, NULL, d_wv, N, C, V, true);
+    cpu->matmul_backward(dx, dwv, op(gy), op(x), op(wv), N, C, V, true);
+    be->matmul_backward(d_dx, d_dwv, op(d_gy), op(d_x), op(d_wv), N, C, V, true);
     expect_close(s, "matmul_backward dinp", be, d_dx, dx, NC);
     expect_close(s, "matmul_backward dweight", be, d_dwv, dwv, (size_t)V * C);
     if (be->round_operand) {
-        /* an input rounded ahead gives the bits of one rounded by the matmul */
-        void *d_lp = to_dev(be, NULL, sizeof(uint16_t) * NC);
-        float *d_mo2 = to_dev(be, NULL, sizeof(float) * N * V), *d_dwv2 = to_dev(be, NULL, sizeof(float) * V * C);
+        /* operands rounded ahead, given without their fp32 originals, give
+         * the bits of those the matmul rounds itself */
+        void *x_lp = lp_room(be, NC), *w_lp = lp_room(be, (size_t)V * C), *g_lp = lp_room(be, (size_t)N * V);
+        be->round_operand(x_lp, d_x, NC), be->round_operand(w_lp, d_wv, (size_t)V * C);
+        be->round_operand(g_lp, d_gy, (size_t)N * V);
+        dk_operand xl = {NULL, x_lp}, wl = {NULL, w_lp}, gl = {NULL, g_lp};
+        float *d_mo2 = to_dev(be, NULL, sizeof(float) * N * V), *d_dwv2 = to_dev(be, NULL, sizeof(float) * V * C),
+              *d_dx2 = to_dev(be, NULL, sizeof(float) * NC);
         float *a1 = malloc(sizeof(float) * N * V), *a2 = malloc(sizeof(float) * N * V);
-        be->round_operand(d_lp, d_x, NC);
-        be->matmul_forward(d_mo2, d_x, d_lp, d_wv, N, C, V);
+        be->matmul_forward(d_mo2, xl, wl, N, C, V);
         be->download(a1, d_mo, sizeof(float) * N * V), be->download(a2, d_mo2, sizeof(float) * N * V);
         assert_memory_equal(a1, a2, sizeof(float) * N * V);
         be->zero(d_dwv, sizeof(float) * V * C);
-        be->matmul_backward(NULL, d_dwv, d_gy, d_x, NULL, d_wv, N, C, V, true);
-        be->matmul_backward(NULL, d_dwv2, d_gy, d_x, d_lp, d_wv, N, C, V, true);
+        be->matmul_backward(d_dx, d_dwv, op(d_gy), op(d_x), op(d_wv), N, C, V, false);
+        be->matmul_backward(d_dx2, d_dwv2, gl, xl, wl, N, C, V, false);
         be->download(a1, d_dwv, sizeof(float) * V * C), be->download(a2, d_dwv2, sizeof(float) * V * C);
         assert_memory_equal(a1, a2, sizeof(float) * V * C);
-        be->release(d_lp), be->release(d_mo2), be->release(d_dwv2);
+        be->download(a1, d_dx, sizeof(float) * NC), be->download(a2, d_dx2, sizeof(float) * NC);
+        assert_memory_equal(a1, a2, sizeof(float) * NC);
+        be->release(x_lp), be->release(w_lp), be->release(g_lp);
+        be->release(d_mo2), be->release(d_dwv2), be->release(d_dx2);
         free(a1), free(a2);
     }
 
@@ -327,13 +372,22 @@ static void check_layers(const subject *s)
     /* SwiGLU and the residual add */
     float *h = calloc(NC, sizeof(float)), *d2 = calloc(NC, sizeof(float));
     float *d_h = to_dev(be, NULL, sizeof(float) * NC), *d_d2 = to_dev(be, NULL, sizeof(float) * NC);
-    cpu->swiglu_forward(h, x, g, (long)NC);
-    be->swiglu_forward(d_h, d_x, d_g, (long)NC);
+    d_lp = lp_room(be, NC);
+    cpu->swiglu_forward(h, NULL, x, g, (long)NC);
+    be->swiglu_forward(d_h, d_lp, d_x, d_g, (long)NC);
     expect_close(s, "swiglu_forward", be, d_h, h, NC);
-    cpu->swiglu_backward(dx, d2, w[0] > 0 ? g : x, x, g, (long)NC);
-    be->swiglu_backward(d_dx, d_d2, w[0] > 0 ? d_g : d_x, d_x, d_g, (long)NC);
+    expect_lp("swiglu_forward", be, d_lp, d_h, NC);
+    d_lp = lp_room(be, NC);
+    if (d_lp) be->swiglu_forward(NULL, d_lp, d_x, d_g, (long)NC);
+    expect_lp("swiglu_forward (bf16 alone)", be, d_lp, d_h, NC);
+    void *d_lp2 = lp_room(be, NC);
+    d_lp = lp_room(be, NC);
+    cpu->swiglu_backward(dx, d2, NULL, NULL, w[0] > 0 ? g : x, x, g, (long)NC);
+    be->swiglu_backward(d_dx, d_d2, d_lp, d_lp2, w[0] > 0 ? d_g : d_x, d_x, d_g, (long)NC);
     expect_close(s, "swiglu_backward dgate", be, d_dx, dx, NC);
     expect_close(s, "swiglu_backward dup", be, d_d2, d2, NC);
+    expect_lp("swiglu_backward dgate", be, d_lp, d_dx, NC);
+    expect_lp("swiglu_backward dup", be, d_lp2, d_d2, NC);
     cpu->residual_forward(h, x, g, (long)NC);
     be->residual_forward(d_h, d_x, d_g, (long)NC);
     expect_close(s, "residual_forward", be, d_h, h, NC);
@@ -357,27 +411,33 @@ static void check_layers(const subject *s)
     cpu->rope_forward(q, cs, sn, B, T, NH, HD, 0, pos);
     be->rope_forward(d_q, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
     expect_close(s, "rope_forward", be, d_q, q, nq);
-    cpu->rope_backward(q, cs, sn, B, T, NH, HD, pos);
-    be->rope_backward(d_q, d_cs, d_sn, B, T, NH, HD, d_pos);
+    d_lp = lp_room(be, nq);
+    cpu->rope_backward(q, NULL, cs, sn, B, T, NH, HD, pos);
+    be->rope_backward(d_q, d_lp, d_cs, d_sn, B, T, NH, HD, d_pos);
     expect_close(s, "rope_backward", be, d_q, q, nq);
+    expect_lp("rope_backward", be, d_lp, d_q, nq);
 
     /* Training attention over packed rows, forward and backward. */
     float *ao = calloc(nq, sizeof(float)), *att = calloc(cpu->attention_floats(B, NH, T, T), sizeof(float));
     float *d_ao = to_dev(be, NULL, sizeof(float) * nq), *d_att = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, T, T));
-    cpu->attention_forward(ao, att, q, k, v, B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
-    be->attention_forward(d_ao, d_att, d_q, d_k, d_v, B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
+    d_lp = lp_room(be, nq);
+    cpu->attention_forward(ao, NULL, att, q, k, v, B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
+    be->attention_forward(d_ao, d_lp, d_att, d_q, d_k, d_v, B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
     expect_close(s, "attention_forward", be, d_ao, ao, nq);
+    expect_lp("attention_forward", be, d_lp, d_ao, nq);
     float *gq = malloc(sizeof(float) * nq), *dq = calloc(nq, sizeof(float)), *dk = calloc(nkv, sizeof(float)),
           *dv = calloc(nkv, sizeof(float)), *scr = calloc(cpu->attention_scratch_floats(B, NH, T), sizeof(float));
     fill(gq, nq, &r, 1.0);
     float *d_gq = to_dev(be, gq, sizeof(float) * nq), *d_dq = to_dev(be, NULL, sizeof(float) * nq),
           *d_dk = to_dev(be, NULL, sizeof(float) * nkv), *d_dv = to_dev(be, NULL, sizeof(float) * nkv),
           *d_scr = to_dev(be, NULL, sizeof(float) * be->attention_scratch_floats(B, NH, T));
-    cpu->attention_backward(dq, dk, dv, scr, gq, ao, att, q, k, v, B, T, NH, NKV, HD, seg);
-    be->attention_backward(d_dq, d_dk, d_dv, d_scr, d_gq, d_ao, d_att, d_q, d_k, d_v, B, T, NH, NKV, HD, d_seg);
+    d_lp = lp_room(be, nkv);
+    cpu->attention_backward(dq, dk, dv, NULL, scr, gq, ao, att, q, k, v, B, T, NH, NKV, HD, seg);
+    be->attention_backward(d_dq, d_dk, d_dv, d_lp, d_scr, d_gq, d_ao, d_att, d_q, d_k, d_v, B, T, NH, NKV, HD, d_seg);
     expect_close(s, "attention_backward dq", be, d_dq, dq, nq);
     expect_close(s, "attention_backward dk", be, d_dk, dk, nkv);
     expect_close(s, "attention_backward dv", be, d_dv, dv, nkv);
+    expect_lp("attention_backward dv", be, d_lp, d_dv, nkv);
 
     /* Inference attention: rows continue cached sequences in other slots. */
     int slot[B] = {1, 0}, start[B] = {3, 8};
@@ -389,9 +449,11 @@ static void check_layers(const subject *s)
     int *d_slot = to_dev(be, slot, sizeof slot), *d_start = to_dev(be, start, sizeof start);
     float *iatt = calloc(cpu->attention_floats(B, NH, Ti, S), sizeof(float));
     float *d_iatt = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, Ti, S));
-    cpu->attention_forward(ao, iatt, q, kc, vc, B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
-    be->attention_forward(d_ao, d_iatt, d_q, d_kc, d_vc, B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
+    d_lp = lp_room(be, (size_t)B * Ti * qd); /* on the fp32 kernels: too few queries for the tensor cores */
+    cpu->attention_forward(ao, NULL, iatt, q, kc, vc, B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
+    be->attention_forward(d_ao, d_lp, d_iatt, d_q, d_kc, d_vc, B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
     expect_close(s, "attention_forward (cache slots)", be, d_ao, ao, (size_t)B * Ti * qd);
+    expect_lp("attention_forward (cache slots)", be, d_lp, d_ao, (size_t)B * Ti * qd);
     /* and the new keys and values of such a call into those slots */
     cpu->kv_store(kc, vc, k, v, slot, start, B, Ti, S, 0, kvd);
     be->kv_store(d_kc, d_vc, d_k, d_v, d_slot, d_start, B, Ti, S, 0, kvd);

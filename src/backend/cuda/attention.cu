@@ -134,13 +134,14 @@ void dk_cuda_allow_smem(const void *kernel, size_t bytes)
     if (i < n) allowed[i].bytes = bytes;
 }
 
-void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
-                               int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
+void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v,
+                               int B, int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
+                               const int *seg)
 {
     if (B == 0 || T == 0) return;
     attn_rows r = {start, slot, seg, T, S, pos0};
     if (dk_cuda_attention_tc_fits(bf16, T, HD)) {
-        dk_cuda_attention_tc_forward(out, lse, q, k, v, B, r, NH, NKV, HD);
+        dk_cuda_attention_tc_forward(out, out_lp, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
     size_t smem = forward_smem(HD);
@@ -148,6 +149,8 @@ void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q
     attention_forward_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
         out, lse, q, k, v, r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     DK_CUDA_LAUNCHED();
+    /* shapes the tensor cores do not take: rounded in a pass of its own */
+    if (out_lp) dk_cuda_round_bf16(out_lp, out, (size_t)B * T * NH * HD);
 }
 
 /* D (B, NH, T) = rowsum(dout * out): the softmax backward's dot, one warp a row. */
@@ -306,9 +309,9 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
     }
 }
 
-void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
-                                const float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
-                                int NKV, int HD, const int *seg)
+void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
+                                const float *out, const float *lse, const float *q, const float *k, const float *v, int B,
+                                int T, int NH, int NKV, int HD, const int *seg)
 {
     if (B == 0 || T == 0) return;
     attn_rows r = {NULL, NULL, seg, T, T, 0};
@@ -317,7 +320,7 @@ void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, floa
     attention_dot_kernel<<<dk_blocks(nrows * 32, 256), 256>>>(scratch, dout, out, T, NH, HD, nrows);
     DK_CUDA_LAUNCHED();
     if (dk_cuda_attention_tc_fits(bf16, T, HD)) {
-        dk_cuda_attention_tc_backward(dq, dk, dv, scratch, dout, lse, q, k, v, B, r, NH, NKV, HD);
+        dk_cuda_attention_tc_backward(dq, dk, dv, dv_lp, scratch, dout, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
     size_t smem = dq_smem(HD);
@@ -330,4 +333,5 @@ void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, floa
     attention_dkv_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NKV, (unsigned)B), WARPS * 32, smem>>>(
         dk, dv, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
+    if (dv_lp) dk_cuda_round_bf16(dv_lp, dv, (size_t)B * T * NKV * HD);
 }

@@ -146,19 +146,24 @@ __device__ inline float quad_sum(float x)
 }
 
 /* Writes a warp's 16 x HD accumulators to rows row0 .. row0 + 15 (stride
- * apart, those from `limit` on left out), row i divided by div[i >= 8]. */
+ * apart, those from `limit` on left out), row i divided by div[i >= 8];
+ * and, where lp is not NULL, their bf16 rounding to the same places of lp. */
 template <int HD>
-__device__ void store_rows(float *base, size_t stride, int row0, int limit, const float c[HD / 8][4], const float div[2])
+__device__ void store_rows(float *base, bf16 *lp, size_t stride, int row0, int limit, const float c[HD / 8][4],
+                           const float div[2])
 {
     int lane = threadIdx.x % 32;
 #pragma unroll
     for (int half = 0; half < 2; half++) {
         int row = row0 + lane / 4 + 8 * half;
         if (row >= limit) continue;
-        float *o = base + (size_t)row * stride + lane % 4 * 2;
+        size_t at = (size_t)row * stride + lane % 4 * 2;
 #pragma unroll
-        for (int n = 0; n < HD / 8; n++)
-            *(float2 *)(o + 8 * n) = make_float2(c[n][2 * half] / div[half], c[n][2 * half + 1] / div[half]);
+        for (int n = 0; n < HD / 8; n++) {
+            float2 v = make_float2(c[n][2 * half] / div[half], c[n][2 * half + 1] / div[half]);
+            *(float2 *)(base + at + 8 * n) = v;
+            if (lp) *(uint32_t *)(lp + at + 8 * n) = pack_bf16(v.x, v.y);
+        }
     }
 }
 
@@ -202,7 +207,7 @@ static size_t tile_bytes(int HD) { return sizeof(bf16) * TC_TILE * (size_t)(HD +
 
 template <int HD>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, attn_rows r, int NH, int NKV,
+    tc_forward_kernel(float *out, bf16 *out_lp, float *lse, const float *q, const float *k, const float *v, attn_rows r, int NH, int NKV,
                       float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
@@ -212,7 +217,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     int lane = threadIdx.x % 32, w = threadIdx.x / 32, p0 = r.p0(b);
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS; /* the longest rows start first */
     const float *kb = k + r.cache(b, kvs) + (size_t)g * HD, *vb = v + r.cache(b, kvs) + (size_t)g * HD;
-    float *ob = out + (size_t)b * T * qs + (size_t)h * HD;
+    size_t ob = (size_t)b * T * qs + (size_t)h * HD;
 
     load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = r.first_of(b, t0, t_end, klast);
@@ -261,7 +266,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         warp_mma<TC_TILE, HD, false>(o, pa, Vs, ld);
     }
     for (int i = 0; i < 2; i++) l[i] = quad_sum(l[i]);
-    store_rows<HD>(ob, qs, t0 + 16 * w, T, o, l);
+    store_rows<HD>(out + ob, out_lp ? out_lp + ob : NULL, qs, t0 + 16 * w, T, o, l);
     for (int i = 0; i < 2; i++)
         if (lane % 4 == 0 && row[i] < T) lse[((size_t)b * NH + h) * T + row[i]] = (m[i] + log2f(l[i])) / LOG2E;
 }
@@ -279,14 +284,15 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     default: CALL(128); break;                                                                                              \
     }
 
-void dk_cuda_attention_tc_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, attn_rows r,
+void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v, int B, attn_rows r,
                                   int NH, int NKV, int HD)
 {
     size_t smem = 3 * tile_bytes(HD);
     dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
 #define FORWARD(D)                                                                                                          \
     dk_cuda_allow_smem((const void *)tc_forward_kernel<D>, smem);                                                           \
-    tc_forward_kernel<D><<<grid, TC_WARPS * 32, smem>>>(out, lse, q, k, v, r, NH, NKV, 1.0f / sqrtf((float)HD))
+    tc_forward_kernel<D><<<grid, TC_WARPS * 32, smem>>>(out, (bf16 *)out_lp, lse, q, k, v, r, NH, NKV,                  \
+                                                        1.0f / sqrtf((float)HD))
     DK_TC_DISPATCH(HD, FORWARD)
 #undef FORWARD
     DK_CUDA_LAUNCHED();
@@ -345,7 +351,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         warp_mma<TC_TILE, HD, false>(acc, dsa, Ks, ld);
     }
     const float one[2] = {1.0f, 1.0f};
-    store_rows<HD>(dq + (size_t)b * T * qs + (size_t)h * HD, qs, t0 + 16 * w, T, acc, one);
+    store_rows<HD>(dq + (size_t)b * T * qs + (size_t)h * HD, NULL, qs, t0 + 16 * w, T, acc, one);
 }
 
 /* dv = P^T dO and dk = dS^T Q for the block's 64 keys, over the query heads
@@ -353,7 +359,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
  * formed transposed (keys by queries) so that each warp's keys are its rows. */
 template <int HD>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q, const float *k,
+    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, const float *q, const float *k,
                   const float *v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
@@ -404,11 +410,11 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     }
     const float one[2] = {1.0f, 1.0f};
     size_t base = (size_t)b * T * kvs + (size_t)g * HD;
-    store_rows<HD>(dk + base, kvs, j0 + 16 * w, T, dka, one);
-    store_rows<HD>(dv + base, kvs, j0 + 16 * w, T, dva, one);
+    store_rows<HD>(dk + base, NULL, kvs, j0 + 16 * w, T, dka, one);
+    store_rows<HD>(dv + base, dv_lp ? dv_lp + base : NULL, kvs, j0 + 16 * w, T, dva, one);
 }
 
-void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, const float *D, const float *dout, const float *lse,
+void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout, const float *lse,
                                    const float *q, const float *k, const float *v, int B, attn_rows r, int NH, int NKV, int HD)
 {
     float scale = 1.0f / sqrtf((float)HD);
@@ -420,7 +426,8 @@ void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, const float 
     tc_dq_kernel<D_><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, dout, lse, D, q, k, v, r, NH, NKV, scale);                    \
     DK_CUDA_LAUNCHED();                                                                                                     \
     dk_cuda_allow_smem((const void *)tc_dkv_kernel<D_>, dkv_smem);                                                          \
-    tc_dkv_kernel<D_><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, dout, lse, D, q, k, v, r, NH, NKV, scale)
+    tc_dkv_kernel<D_><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, (bf16 *)dv_lp, dout, lse, D, q, k, v, r, NH, NKV, \
+                                                             scale)
     DK_TC_DISPATCH(HD, BACKWARD)
 #undef BACKWARD
     DK_CUDA_LAUNCHED();

@@ -68,27 +68,27 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
 
 /* The two precisions differ in their matmuls and attention. */
 #define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
-    static void matmul_forward_##suffix(float *out, const float *inp, const void *inp_lp, const float *w, int N, int IC, \
-                                        int OC)                                                                          \
+    static void matmul_forward_##suffix(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)                \
     {                                                                                                                    \
-        dk_cuda_matmul_forward(bf16, out, inp, inp_lp, w, N, IC, OC);                                                   \
+        dk_cuda_matmul_forward(bf16, out, inp, w, N, IC, OC);                                                           \
     }                                                                                                                    \
-    static void matmul_backward_##suffix(float *dinp, float *dw, const float *dout, const float *inp, const void *inp_lp, \
-                                         const float *w, int N, int IC, int OC, bool acc)                               \
+    static void matmul_backward_##suffix(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N,  \
+                                         int IC, int OC, bool acc)                                                       \
     {                                                                                                                    \
-        dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, inp_lp, w, N, IC, OC, acc);                                  \
+        dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, w, N, IC, OC, acc);                                          \
     }                                                                                                                    \
-    static void attention_forward_##suffix(float *out, float *lse, const float *q, const float *k, const float *v, int B, \
-                                           int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV,     \
-                                           int HD, const int *seg)                                                          \
+    static void attention_forward_##suffix(float *out, void *out_lp, float *lse, const float *q, const float *k,        \
+                                           const float *v, int B, int T, int S, int pos0, const int *start,             \
+                                           const int *slot, int NH, int NKV, int HD, const int *seg)                     \
     {                                                                                                                    \
-        dk_cuda_attention_forward(bf16, out, lse, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);               \
+        dk_cuda_attention_forward(bf16, out, out_lp, lse, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);       \
     }                                                                                                                    \
-    static void attention_backward_##suffix(float *dq, float *dk, float *dv, float *scratch, const float *dout,          \
-                                            const float *out, const float *lse, const float *q, const float *k,          \
-                                            const float *v, int B, int T, int NH, int NKV, int HD, const int *seg)        \
+    static void attention_backward_##suffix(float *dq, float *dk, float *dv, void *dv_lp, float *scratch,                \
+                                            const float *dout, const float *out, const float *lse, const float *q,       \
+                                            const float *k, const float *v, int B, int T, int NH, int NKV, int HD,       \
+                                            const int *seg)                                                              \
     {                                                                                                                    \
-        dk_cuda_attention_backward(bf16, dq, dk, dv, scratch, dout, out, lse, q, k, v, B, T, NH, NKV, HD, seg);          \
+        dk_cuda_attention_backward(bf16, dq, dk, dv, dv_lp, scratch, dout, out, lse, q, k, v, B, T, NH, NKV, HD, seg);   \
     }                                                                                                                    \
     static void classifier_##suffix(float *losses, float *lse, float *logits, const float *x, const float *w,           \
                                     const int *targets, int N, int C, int V, float *dx, float *dw, float dloss)         \

@@ -68,11 +68,11 @@ void dk_cuda_classifier(bool bf16, float *losses, float *lse, float *logits, con
                         const int *targets, int N, int C, int V, float *dx, float *dw, float dloss)
 {
     int R = chunk_rows(N, V);
-    const void *wh = dk_cuda_operand(bf16, DK_SCRATCH_HEAD, w, (size_t)V * C);
+    const void *wh = dk_cuda_operand(bf16, DK_SCRATCH_HEAD, {w, NULL}, (size_t)V * C);
     for (int r0 = 0; r0 < N; r0 += R) {
         int n = N - r0 < R ? N - r0 : R;
         const float *xr = x + (size_t)r0 * C;
-        const void *xo = dk_cuda_operand(bf16, DK_SCRATCH_B, xr, (size_t)n * C);
+        const void *xo = dk_cuda_operand(bf16, DK_SCRATCH_B, {xr, NULL}, (size_t)n * C);
         /* logits^T (V, n) = w (C, V)^T @ x^T (C, n), column-major */
         dk_cuda_gemm_raw(bf16, true, false, V, n, C, wh, C, xo, C, logits, V, 0.0f);
         __nv_bfloat16 *gh =

@@ -36,41 +36,51 @@ static inline unsigned dk_blocks(size_t n, unsigned threads) { return (unsigned)
  * BLAS, with A and B already in the precision (bf16 or fp32) and C fp32. */
 void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
                       float *C, int ldc, float beta);
-/* An operand in the matmul precision: x itself for fp32, else n floats
- * rounded to bf16 in scratch `slot` (valid until that slot is used again). */
-const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n);
-/* inp_lp: NULL, or inp already rounded to bf16 (dk_cuda_round_bf16). */
-void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC,
-                            int OC);
-void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
-                             const float *weight, int N, int IC, int OC, bool accumulate);
+/* An operand in the matmul precision: x.x itself for fp32, else x.lp where
+ * there is one, else the n floats of x.x rounded to bf16 in scratch `slot`
+ * (valid until that slot is used again). */
+const void *dk_cuda_operand(bool bf16, int slot, dk_operand x, size_t n);
+void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC);
+void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
+                             int IC, int OC, bool accumulate);
 void dk_cuda_round_bf16(void *dst, const float *x, size_t n);
+/* Where a kernel writes an output value: into out (when not NULL) and, when
+ * lp is not NULL, its bf16 rounding into lp (backend.h's *_lp outputs). */
+__device__ inline void dk_store(float *out, __nv_bfloat16 *lp, size_t i, float v)
+{
+    if (out) out[i] = v;
+    if (lp) lp[i] = __float2bfloat16_rn(v);
+}
 /* Decoding's fp32 kernel: a row's result does not depend on N. */
 void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
 
 /* layers.cu */
 void dk_cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
 void dk_cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
-void dk_cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
-void dk_cuda_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
-                              const float *rstd, int N, int C);
+void dk_cuda_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float *inp, const float *weight, int N, int C,
+                             float eps);
+void dk_cuda_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
+                              const float *weight, const float *rstd, int N, int C);
 void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
                           const int *pos);
-void dk_cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos);
+void dk_cuda_rope_backward(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                           const int *pos);
 void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                       int T, int S, int pos0, int kvd);
-void dk_cuda_swiglu_forward(float *h, const float *gate, const float *up, long n);
-void dk_cuda_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
+void dk_cuda_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n);
+void dk_cuda_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
+                             const float *up, long n);
 void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n);
 
 /* attention.cu */
 size_t dk_cuda_attention_floats(int B, int NH, int T, int S);
 size_t dk_cuda_attention_scratch_floats(int B, int NH, int T);
-void dk_cuda_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
-                               int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
-void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *out,
-                                const float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
-                                int NKV, int HD, const int *seg);
+void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v,
+                               int B, int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
+                               const int *seg);
+void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
+                                const float *out, const float *lse, const float *q, const float *k, const float *v, int B,
+                                int T, int NH, int NKV, int HD, const int *seg);
 
 /* classifier.cu */
 size_t dk_cuda_logits_floats(int N, int V);

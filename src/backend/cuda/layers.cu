@@ -66,7 +66,8 @@ void dk_cuda_embedding_backward(float *dwte, const float *dout, const int *token
 
 #define ROW_THREADS 256
 
-__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *weight, int C, float eps)
+__global__ void rmsnorm_forward_kernel(float *out, __nv_bfloat16 *out_lp, float *rstd, const float *inp, const float *weight,
+                                       int C, float eps)
 {
     __shared__ float shared[32];
     int i = blockIdx.x;
@@ -76,19 +77,20 @@ __global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp
     ss = dk_block_sum(ss, shared);
     float r = 1.0f / sqrtf(ss / (float)C + eps);
     if (threadIdx.x == 0) rstd[i] = r;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) out[(size_t)i * C + c] = x[c] * r * weight[c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dk_store(out, out_lp, (size_t)i * C + c, x[c] * r * weight[c]);
 }
 
-void dk_cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps)
+void dk_cuda_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float *inp, const float *weight, int N, int C,
+                             float eps)
 {
     if (N == 0) return;
-    rmsnorm_forward_kernel<<<(unsigned)N, ROW_THREADS>>>(out, rstd, inp, weight, C, eps);
+    rmsnorm_forward_kernel<<<(unsigned)N, ROW_THREADS>>>(out, (__nv_bfloat16 *)out_lp, rstd, inp, weight, C, eps);
     DK_CUDA_LAUNCHED();
 }
 
 /* dx = r (g w) - x r^3 mean(g w x), added into dinp, one block per row. */
-__global__ void rmsnorm_backward_input_kernel(float *dinp, const float *dout, const float *inp, const float *weight,
-                                              const float *rstd, int C)
+__global__ void rmsnorm_backward_input_kernel(float *dinp, __nv_bfloat16 *dinp_lp, const float *dout, const float *inp,
+                                              const float *weight, const float *rstd, int C)
 {
     __shared__ float shared[32];
     int i = blockIdx.x;
@@ -97,7 +99,10 @@ __global__ void rmsnorm_backward_input_kernel(float *dinp, const float *dout, co
     for (int c = threadIdx.x; c < C; c += blockDim.x) dot += g[c] * weight[c] * x[c];
     dot = dk_block_sum(dot, shared);
     float k = dot * r * r * r / (float)C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) dinp[(size_t)i * C + c] += g[c] * weight[c] * r - x[c] * k;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        size_t at = (size_t)i * C + c;
+        dk_store(dinp, dinp_lp, at, dinp[at] + (g[c] * weight[c] * r - x[c] * k));
+    }
 }
 
 /* The weight gradient: each chunk of rows sums apart, then the chunks in
@@ -124,11 +129,11 @@ __global__ void rmsnorm_weight_sum_kernel(float *dweight, const float *partial, 
     dweight[c] = s;
 }
 
-void dk_cuda_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
-                              const float *rstd, int N, int C)
+void dk_cuda_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
+                              const float *weight, const float *rstd, int N, int C)
 {
     if (N == 0) return;
-    rmsnorm_backward_input_kernel<<<(unsigned)N, ROW_THREADS>>>(dinp, dout, inp, weight, rstd, C);
+    rmsnorm_backward_input_kernel<<<(unsigned)N, ROW_THREADS>>>(dinp, (__nv_bfloat16 *)dinp_lp, dout, inp, weight, rstd, C);
     DK_CUDA_LAUNCHED();
     float *partial = (float *)dk_cuda_scratch(DK_SCRATCH_REDUCE, sizeof(float) * RMS_CHUNKS * (size_t)C);
     rmsnorm_weight_partial_kernel<<<dim3(dk_blocks((size_t)C, 128), RMS_CHUNKS), 128>>>(partial, dout, inp, rstd, N, C);
@@ -138,7 +143,7 @@ void dk_cuda_rmsnorm_backward(float *dinp, float *dweight, const float *dout, co
 }
 
 /* One thread per rotated pair (i, i + HD/2) of a head. */
-__global__ void rope_kernel(float *x, const float *cos_t, const float *sin_t, int T, int H, int HD, int pos0, const int *pos,
+__global__ void rope_kernel(float *x, __nv_bfloat16 *x_lp, const float *cos_t, const float *sin_t, int T, int H, int HD, int pos0, const int *pos,
                             float sign, size_t pairs)
 {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -147,31 +152,32 @@ __global__ void rope_kernel(float *x, const float *cos_t, const float *sin_t, in
     size_t row = id / half / H; /* b * T + t */
     int t = (int)(row % T);
     int p = pos ? pos[row] : pos0 + t;
-    float *v = x + id / half * HD;
+    size_t at = id / half * HD + i;
     float c = cos_t[(size_t)p * half + i], s = sign * sin_t[(size_t)p * half + i];
-    float x1 = v[i], x2 = v[i + half];
-    v[i] = x1 * c - x2 * s;
-    v[i + half] = x2 * c + x1 * s;
+    float x1 = x[at], x2 = x[at + half];
+    dk_store(x, x_lp, at, x1 * c - x2 * s);
+    dk_store(x, x_lp, at + half, x2 * c + x1 * s);
 }
 
-static void rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos,
+static void rope(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos,
                  float sign)
 {
     size_t pairs = (size_t)B * T * H * (HD / 2);
     if (!pairs) return;
-    rope_kernel<<<dk_blocks(pairs, 256), 256>>>(x, cos_t, sin_t, T, H, HD, pos0, pos, sign, pairs);
+    rope_kernel<<<dk_blocks(pairs, 256), 256>>>(x, (__nv_bfloat16 *)x_lp, cos_t, sin_t, T, H, HD, pos0, pos, sign, pairs);
     DK_CUDA_LAUNCHED();
 }
 
 void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
                           const int *pos)
 {
-    rope(x, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
+    rope(x, NULL, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
 }
 
-void dk_cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, const int *pos)
+void dk_cuda_rope_backward(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                           const int *pos)
 {
-    rope(dx, cos_t, sin_t, B, T, H, HD, 0, pos, -1.0f);
+    rope(dx, dx_lp, cos_t, sin_t, B, T, H, HD, 0, pos, -1.0f);
 }
 
 /* One block per new token: its keys and values into its row's slot. */
@@ -195,21 +201,22 @@ void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew
     DK_CUDA_LAUNCHED();
 }
 
-__global__ void swiglu_forward_kernel(float *h, const float *gate, const float *up, long n)
+__global__ void swiglu_forward_kernel(float *h, __nv_bfloat16 *h_lp, const float *gate, const float *up, long n)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float g = gate[i];
-    h[i] = g / (1.0f + expf(-g)) * up[i];
+    dk_store(h, h_lp, (size_t)i, g / (1.0f + expf(-g)) * up[i]);
 }
 
-__global__ void swiglu_backward_kernel(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+__global__ void swiglu_backward_kernel(float *dgate, float *dup, __nv_bfloat16 *dgate_lp, __nv_bfloat16 *dup_lp,
+                                       const float *dh, const float *gate, const float *up, long n)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
-    dup[i] = dh[i] * g * sig;
-    dgate[i] = dh[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
+    dk_store(dup, dup_lp, (size_t)i, dh[i] * g * sig);
+    dk_store(dgate, dgate_lp, (size_t)i, dh[i] * up[i] * sig * (1.0f + g * (1.0f - sig)));
 }
 
 __global__ void residual_kernel(float *out, const float *a, const float *b, long n)
@@ -218,17 +225,19 @@ __global__ void residual_kernel(float *out, const float *a, const float *b, long
     if (i < n) out[i] = a[i] + b[i];
 }
 
-void dk_cuda_swiglu_forward(float *h, const float *gate, const float *up, long n)
+void dk_cuda_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n)
 {
     if (n <= 0) return;
-    swiglu_forward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(h, gate, up, n);
+    swiglu_forward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(h, (__nv_bfloat16 *)h_lp, gate, up, n);
     DK_CUDA_LAUNCHED();
 }
 
-void dk_cuda_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n)
+void dk_cuda_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
+                             const float *up, long n)
 {
     if (n <= 0) return;
-    swiglu_backward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(dgate, dup, dh, gate, up, n);
+    swiglu_backward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(dgate, dup, (__nv_bfloat16 *)dgate_lp,
+                                                               (__nv_bfloat16 *)dup_lp, dh, gate, up, n);
     DK_CUDA_LAUNCHED();
 }
 

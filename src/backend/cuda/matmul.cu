@@ -148,11 +148,12 @@ void dk_cuda_round_bf16(void *dst, const float *x, size_t n)
     DK_CUDA_LAUNCHED();
 }
 
-const void *dk_cuda_operand(bool bf16, int slot, const float *x, size_t n)
+const void *dk_cuda_operand(bool bf16, int slot, dk_operand x, size_t n)
 {
-    if (!bf16) return x;
+    if (!bf16) return x.x;
+    if (x.lp) return x.lp;
     void *out = dk_cuda_scratch(slot, n * sizeof(__nv_bfloat16));
-    dk_cuda_round_bf16(out, x, n);
+    dk_cuda_round_bf16(out, x.x, n);
     return out;
 }
 
@@ -161,17 +162,16 @@ static size_t span(int ld, int cols) { return (size_t)ld * cols; }
 
 /* Row-major matrices are column-major transposes: each row-major product
  * below is written as the column-major one cuBLASLt computes. */
-void dk_cuda_matmul_forward(bool bf16, float *out, const float *inp, const void *inp_lp, const float *weight, int N, int IC,
-                            int OC)
+void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC)
 {
     /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N), all column-major */
     const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
-               *x = bf16 && inp_lp ? inp_lp : dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
+               *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
     dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out, OC, 0.0f);
 }
 
-void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float *dout, const float *inp, const void *inp_lp,
-                             const float *weight, int N, int IC, int OC, bool accumulate)
+void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
+                             int IC, int OC, bool accumulate)
 {
     /* dout is an operand of both products: rounded once */
     const void *g = dk_cuda_operand(bf16, DK_SCRATCH_B, dout, span(OC, N));
@@ -180,9 +180,8 @@ void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, const float
         dk_cuda_gemm_raw(bf16, false, false, IC, N, OC, dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)), IC, g,
                          OC, dinp, IC, accumulate ? 1.0f : 0.0f);
     /* dweight^T (IC, OC) += inp^T (IC, N) @ dout (N, OC) */
-    const void *x = bf16 && inp_lp ? inp_lp : dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N));
-    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC,
-                     dweight, IC, 1.0f);
+    const void *x = dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N));
+    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC, dweight, IC, 1.0f);
 }
 
 /* Decoding: one warp per (row, output), the lanes splitting the dot product

@@ -5,7 +5,9 @@
  * memory: every buffer an operation receives must come from its own
  * allocations, and the host reaches them only by upload and download, so it
  * checks, without a GPU, that the model moves every tensor and integer it
- * should (its results must equal the CPU's to the bit). "cuda" is the GPU
+ * should (its results must equal the CPU's to the bit); in bf16 mode it
+ * rounds matmul operands as a GPU does, which checks the model's rounded
+ * copies without one. "cuda" is the GPU
  * backend, fp32 (1e-4 relative) and bf16 (documented bounds, docs/cuda.md);
  * its tests report themselves skipped where there is no GPU. */
 #include <math.h>
@@ -94,6 +96,7 @@ static void staged_zero(void *p, size_t bytes)
 }
 
 static const dk_backend *cpu_be(void) { return dk_backend_cpu(); }
+static dk_operand op(const float *x) { return (dk_operand){x, NULL}; }
 
 static void st_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C)
 {
@@ -105,25 +108,94 @@ static void st_embedding_backward(float *dwte, const float *dout, const int *tok
     OWN(dwte), OWN(dout), OWN(tokens);
     cpu_be()->embedding_backward(dwte, dout, tokens, N, C);
 }
-/* The staged backend rounds nothing, so the model gives it no bf16 copies. */
-#define NO_LP(p) assert_null(p)
+/* The staged backend can also stand in for a bf16 GPU (staged_backend's
+ * modes): its matmuls then compute with bf16 operands (widened back to fp32
+ * for the CPU's GEMM), taking an operand's rounded copy where it comes with
+ * one, and its layers write the *_lp copies they are given. The model's
+ * bookkeeping of those copies (which buffer, which layer, fresh or stale)
+ * is then checked without a GPU: a run where the model keeps them
+ * (round_operand set) must give the bits of one where every matmul rounds
+ * its operands itself. */
+static bool staged_bf16;
+
+static uint16_t bf16_bits(float f) /* round to nearest even, as the GPU's __float2bfloat16_rn */
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(u >> 16 | 0x40); /* NaN stays NaN */
+    return (uint16_t)((u + 0x7fffu + (u >> 16 & 1u)) >> 16);
+}
+
+static float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void round_into(void *lp, const float *x, size_t n)
+{
+    uint16_t *h = lp;
+    for (size_t i = 0; i < n; i++) h[i] = bf16_bits(x[i]);
+}
+
+static void st_round_operand(void *dst, const float *x, size_t n)
+{
+    OWN(dst), OWN(x);
+    assert_true(staged_bf16);
+    round_into(dst, x, n);
+}
+
+/* The n values a matmul computes with, in fresh host memory: o.x itself in
+ * fp32, its rounded copy (or o.x rounded) in bf16. */
+static float *operand_values(dk_operand o, size_t n, const char *fn)
+{
+    own_check(o.x, fn, "an operand"), own_check(o.lp, fn, "an operand's copy");
+    if (!staged_bf16) assert_null(o.lp);
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    const uint16_t *lp = o.lp;
+    for (size_t i = 0; i < n; i++) v[i] = !staged_bf16 ? o.x[i] : bf16_value(lp ? lp[i] : bf16_bits(o.x[i]));
+    return v;
+}
+
+/* A layer's output of n values: out, or host room where the model keeps it
+ * in bf16 alone (out NULL); then its copy into lp, and the room freed. */
+static float *output_room(float *out, void *lp, size_t n)
+{
+    if (!staged_bf16) assert_null(lp);
+    if (out) return out;
+    assert_non_null(lp);
+    return malloc(sizeof(float) * (n ? n : 1));
+}
+static void output_done(float *out, float *room, void *lp, size_t n)
+{
+    if (lp) round_into(lp, room, n);
+    if (room != out) free(room);
+}
 
 static void st_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float *inp, const float *w, int N, int C,
                                float eps)
 {
-    OWN(out), OWN(rstd), OWN(inp), OWN(w), NO_LP(out_lp);
-    cpu_be()->rmsnorm_forward(out, NULL, rstd, inp, w, N, C, eps);
+    OWN(out), OWN(out_lp), OWN(rstd), OWN(inp), OWN(w);
+    size_t n = (size_t)N * C;
+    float *o = output_room(out, out_lp, n);
+    cpu_be()->rmsnorm_forward(o, NULL, rstd, inp, w, N, C, eps);
+    output_done(out, o, out_lp, n);
 }
 static void st_rmsnorm_backward(float *dinp, void *dinp_lp, float *dw, const float *dout, const float *inp, const float *w,
                                 const float *rstd, int N, int C)
 {
-    OWN(dinp), OWN(dw), OWN(dout), OWN(inp), OWN(w), OWN(rstd), NO_LP(dinp_lp);
+    OWN(dinp), OWN(dinp_lp), OWN(dw), OWN(dout), OWN(inp), OWN(w), OWN(rstd);
     cpu_be()->rmsnorm_backward(dinp, NULL, dw, dout, inp, w, rstd, N, C);
+    output_done(dinp, output_room(dinp, dinp_lp, (size_t)N * C), dinp_lp, (size_t)N * C);
 }
 static void st_matmul_forward(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)
 {
-    OWN(out), OWN(inp.x), OWN(w.x), NO_LP(inp.lp), NO_LP(w.lp);
-    cpu_be()->matmul_forward(out, inp, w, N, IC, OC);
+    OWN(out);
+    float *x = operand_values(inp, (size_t)N * IC, __func__), *wv = operand_values(w, (size_t)OC * IC, __func__);
+    cpu_be()->matmul_forward(out, op(x), op(wv), N, IC, OC);
+    free(x), free(wv);
 }
 static void st_matmul_rows_forward(float *out, const float *inp, const float *w, int N, int IC, int OC)
 {
@@ -133,8 +205,11 @@ static void st_matmul_rows_forward(float *out, const float *inp, const float *w,
 static void st_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N, int IC, int OC,
                                bool acc)
 {
-    OWN(dinp), OWN(dw), OWN(dout.x), OWN(inp.x), OWN(w.x), NO_LP(dout.lp), NO_LP(inp.lp), NO_LP(w.lp);
-    cpu_be()->matmul_backward(dinp, dw, dout, inp, w, N, IC, OC, acc);
+    OWN(dinp), OWN(dw);
+    float *g = operand_values(dout, (size_t)N * OC, __func__), *x = operand_values(inp, (size_t)N * IC, __func__),
+          *wv = operand_values(w, (size_t)OC * IC, __func__);
+    cpu_be()->matmul_backward(dinp, dw, op(g), op(x), op(wv), N, IC, OC, acc);
+    free(g), free(x), free(wv);
 }
 static void st_rope_forward(float *x, const float *c, const float *s, int B, int T, int H, int HD, int pos0, const int *pos)
 {
@@ -144,22 +219,28 @@ static void st_rope_forward(float *x, const float *c, const float *s, int B, int
 static void st_rope_backward(float *dx, void *dx_lp, const float *c, const float *s, int B, int T, int H, int HD,
                              const int *pos)
 {
-    OWN(dx), OWN(c), OWN(s), OWN(pos), NO_LP(dx_lp);
+    OWN(dx), OWN(dx_lp), OWN(c), OWN(s), OWN(pos);
+    size_t n = (size_t)B * T * H * HD;
     cpu_be()->rope_backward(dx, NULL, c, s, B, T, H, HD, pos);
+    output_done(dx, output_room(dx, dx_lp, n), dx_lp, n);
 }
 static void st_attention_forward(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
                                  int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
                                  const int *seg)
 {
-    OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg), NO_LP(out_lp);
+    OWN(out), OWN(out_lp), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg);
+    size_t n = (size_t)B * T * NH * HD;
     cpu_be()->attention_forward(out, NULL, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+    output_done(out, output_room(out, out_lp, n), out_lp, n);
 }
 static void st_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
                                   const float *out, const float *att, const float *q, const float *k, const float *v, int B,
                                   int T, int NH, int NKV, int HD, const int *seg)
 {
-    OWN(dq), OWN(dk), OWN(dv), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg), NO_LP(dv_lp);
+    OWN(dq), OWN(dk), OWN(dv), OWN(dv_lp), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg);
+    size_t n = (size_t)B * T * NKV * HD;
     cpu_be()->attention_backward(dq, dk, dv, NULL, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
+    output_done(dv, output_room(dv, dv_lp, n), dv_lp, n);
 }
 static void st_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                         int T, int S, int pos0, int kvd)
@@ -169,14 +250,18 @@ static void st_kv_store(float *kc, float *vc, const float *knew, const float *vn
 }
 static void st_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n)
 {
-    OWN(h), OWN(gate), OWN(up), NO_LP(h_lp);
-    cpu_be()->swiglu_forward(h, NULL, gate, up, n);
+    OWN(h), OWN(h_lp), OWN(gate), OWN(up);
+    float *o = output_room(h, h_lp, (size_t)n);
+    cpu_be()->swiglu_forward(o, NULL, gate, up, n);
+    output_done(h, o, h_lp, (size_t)n);
 }
 static void st_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
                                const float *up, long n)
 {
-    OWN(dgate), OWN(dup), OWN(dh), OWN(gate), OWN(up), NO_LP(dgate_lp), NO_LP(dup_lp);
+    OWN(dgate), OWN(dup), OWN(dgate_lp), OWN(dup_lp), OWN(dh), OWN(gate), OWN(up);
     cpu_be()->swiglu_backward(dgate, dup, NULL, NULL, dh, gate, up, n);
+    output_done(dgate, output_room(dgate, dgate_lp, (size_t)n), dgate_lp, (size_t)n);
+    output_done(dup, output_room(dup, dup_lp, (size_t)n), dup_lp, (size_t)n);
 }
 static void st_residual_forward(float *out, const float *a, const float *b, long n)
 {
@@ -202,16 +287,20 @@ static double st_sumsq(const float *x, size_t n)
 
 static dk_backend staged;
 
-static const dk_backend *staged_backend(void)
+/* The staged backend, fp32 as the CPU or bf16 (one table: the precision of
+ * the last call). */
+static const dk_backend *staged_backend(bool bf16)
 {
     const dk_backend *c = dk_backend_cpu();
+    staged_bf16 = bf16;
     staged = (dk_backend){
-        .name = "staged", .host_memory = false, .alloc = staged_alloc, .release = staged_release,
+        .name = "staged", .host_memory = false, .bf16 = staged_bf16, .alloc = staged_alloc, .release = staged_release,
         .upload = staged_upload, .download = staged_download, .copy = staged_copy, .zero = staged_zero,
         .embedding_forward = st_embedding_forward, .embedding_backward = st_embedding_backward,
         .rmsnorm_forward = st_rmsnorm_forward, .rmsnorm_backward = st_rmsnorm_backward,
         .matmul_forward = st_matmul_forward, .matmul_rows_forward = st_matmul_rows_forward,
-        .matmul_backward = st_matmul_backward, .rope_forward = st_rope_forward, .rope_backward = st_rope_backward,
+        .matmul_backward = st_matmul_backward, .round_operand = bf16 ? st_round_operand : NULL,
+        .rope_forward = st_rope_forward, .rope_backward = st_rope_backward,
         .attention_floats = c->attention_floats, .attention_scratch_floats = c->attention_scratch_floats,
         .attention_forward = st_attention_forward, .attention_backward = st_attention_backward, .kv_store = st_kv_store,
         .swiglu_forward = st_swiglu_forward, .swiglu_backward = st_swiglu_backward,
@@ -258,8 +347,6 @@ static void expect_close(const subject *s, const char *what, const dk_backend *b
     }
     free(got);
 }
-
-static dk_operand op(const float *x) { return (dk_operand){x, NULL}; }
 
 /* Room for the bf16 copy of an output of n values (backend.h's *_lp) on a
  * backend that rounds; NULL on the others, which are given none. */
@@ -587,6 +674,34 @@ static void check_training(const subject *s)
     free(ref), free(got), free(again);
 }
 
+/* The rounded copies the model keeps for bf16 matmuls (activations,
+ * gradients, weights) give the bits of the same backend without them, whose
+ * matmuls round each operand at its use: every copy is of the right tensor
+ * and fresh, with recomputation too. */
+static void check_bf16_copies(const subject *s)
+{
+    dk_backend uncopied = *s->be;
+    uncopied.round_operand = NULL;
+    dk_model_config c;
+    small_config(&c);
+    dk_model m;
+    assert_int_equal(dk_model_create(&m, &c), 0);
+    double l0[3], n0[3], l1[3], n1[3];
+    float *plain = train_on(&uncopied, false, l0, n0);
+    for (int recompute = 0; recompute < 2; recompute++) {
+        float *copied = train_on(s->be, recompute, l1, n1);
+        assert_memory_equal(l0, l1, sizeof l0);
+        assert_memory_equal(n0, n1, sizeof n0);
+        assert_memory_equal(plain, copied, sizeof(float) * m.nparams);
+        free(copied);
+    }
+    /* and bf16 is not fp32: the rounding took place */
+    float *fp32 = train_on(dk_backend_cpu(), false, l1, n1);
+    assert_memory_not_equal(plain, fp32, sizeof(float) * m.nparams);
+    free(plain), free(fp32);
+    dk_model_free(&m);
+}
+
 /* Prefill, then batched decoding of two sequences at different positions;
  * with `alone`, sequence 0's decode steps again by themselves. */
 static void decode_on(const dk_backend *be, float *out /* (3, 2, V) */, float *alone /* (2, V) */)
@@ -723,15 +838,22 @@ static void test_trainer_through_backend(void **state)
 /* ---- the cases ---- */
 
 static subject staged_subject = {.tol = 0};
-static subject cuda_fp32 = {.tol = 1e-4};
 /* bf16 operands carry 8 bits of mantissa: 2^-8 relative per operand,
  * accumulated in fp32 (docs/cuda.md). */
+static subject staged_bf16_subject = {.tol = 3e-2};
+static subject cuda_fp32 = {.tol = 1e-4};
 static subject cuda_bf16 = {.tol = 3e-2};
 
 static int setup_staged(void **state)
 {
-    staged_subject.be = staged_backend();
+    staged_subject.be = staged_backend(false);
     *state = &staged_subject;
+    return 0;
+}
+static int setup_staged_bf16(void **state)
+{
+    staged_bf16_subject.be = staged_backend(true);
+    *state = &staged_bf16_subject;
     return 0;
 }
 
@@ -758,6 +880,7 @@ static const subject *usable(void **state)
 static void test_layers(void **state) { check_layers(usable(state)); }
 static void test_training(void **state) { check_training(usable(state)); }
 static void test_decoding(void **state) { check_decoding(usable(state)); }
+static void test_bf16_copies(void **state) { check_bf16_copies(usable(state)); }
 
 static void test_staged_owns_everything(void **state)
 {
@@ -789,7 +912,7 @@ static void test_int8_stays_on_cpu(void **state)
     assert_int_equal(dk_model_create(&m, &c), 0);
     tu_random_weights(&m, 3, 0.1);
     assert_int_equal(dk_model_quantize(&m), 0);
-    assert_int_not_equal(dk_model_use(&m, staged_backend()), 0);
+    assert_int_not_equal(dk_model_use(&m, staged_backend(false)), 0);
     tu_assert_error_has("int8 models run on the CPU only");
     dk_model_free(&m);
 }
@@ -801,6 +924,10 @@ int main(void)
         cmocka_unit_test_setup(test_training, setup_staged),
         cmocka_unit_test_setup(test_decoding, setup_staged),
         cmocka_unit_test_setup(test_trainer_through_backend, setup_staged),
+        cmocka_unit_test_setup(test_layers, setup_staged_bf16),
+        cmocka_unit_test_setup(test_training, setup_staged_bf16),
+        cmocka_unit_test_setup(test_decoding, setup_staged_bf16),
+        cmocka_unit_test_setup(test_bf16_copies, setup_staged_bf16),
         cmocka_unit_test(test_staged_owns_everything),
         cmocka_unit_test(test_backend_names),
         cmocka_unit_test(test_int8_stays_on_cpu),
@@ -810,6 +937,7 @@ int main(void)
         cmocka_unit_test_setup(test_layers, setup_cuda_fp32),   cmocka_unit_test_setup(test_training, setup_cuda_fp32),
         cmocka_unit_test_setup(test_decoding, setup_cuda_fp32), cmocka_unit_test_setup(test_layers, setup_cuda_bf16),
         cmocka_unit_test_setup(test_training, setup_cuda_bf16), cmocka_unit_test_setup(test_decoding, setup_cuda_bf16),
+        cmocka_unit_test_setup(test_bf16_copies, setup_cuda_bf16),
     };
     const struct CMUnitTest cuda_trainer_tests[] = {
         cmocka_unit_test_setup(test_trainer_through_backend, setup_cuda_fp32),

@@ -56,7 +56,9 @@ typedef struct dk_backend {
                             float eps);
     void (*rmsnorm_backward)(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const float *rstd, int N, int C);
-    void (*matmul_forward)(float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC);
+    /* out = inp @ weight^T, plus residual (N, OC, apart from out) where it
+     * is not NULL: the residual stream's add rides on the matmul. */
+    void (*matmul_forward)(float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC, int OC);
     void (*matmul_rows_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
     void (*matmul_backward)(float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N, int IC,
                             int OC, bool accumulate);

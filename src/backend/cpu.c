@@ -37,9 +37,10 @@ static void cpu_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, con
     (void)dinp_lp;
     dk_rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
 }
-static void cpu_matmul_forward(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)
+static void cpu_matmul_forward(float *out, dk_operand inp, dk_operand w, const float *residual, int N, int IC, int OC)
 {
     dk_matmul_forward(out, inp.x, w.x, N, IC, OC);
+    if (residual) dk_residual_forward(out, out, residual, (long)N * OC);
 }
 static void cpu_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N, int IC, int OC,
                                 bool accumulate)

@@ -25,15 +25,21 @@ static dk_operand weight(const dk_model *m, const float *w)
     return operand(w, lp ? lp + (w - m->dev_block) : NULL);
 }
 
-/* Decode steps (one token per row) go through the row-wise kernels, int8
- * when the model has int8 weights: a row's result then does not depend on the
- * other rows, so batched and single-sequence decoding agree to the bit.
- * Longer inputs (training, prefill) go through the GEMMs. */
-static void linear(const dk_model *m, float *out, dk_operand inp, const float *w, int N, int IC, int OC, bool rows)
+/* out = inp @ w^T (+ residual, where not NULL). Decode steps (one token per
+ * row) go through the row-wise kernels, int8 when the model has int8
+ * weights: a row's result then does not depend on the other rows, so
+ * batched and single-sequence decoding agree to the bit. Longer inputs
+ * (training, prefill) go through the GEMMs. */
+static void linear(const dk_model *m, float *out, dk_operand inp, const float *w, const float *residual, int N, int IC, int OC,
+                   bool rows)
 {
-    if (!rows) m->be->matmul_forward(out, inp, weight(m, w), N, IC, OC);
-    else if (m->q8) dk_q8_matmul(out, inp.x, dk_model_q8_of(m, w), N);
+    if (!rows) {
+        m->be->matmul_forward(out, inp, weight(m, w), residual, N, IC, OC);
+        return;
+    }
+    if (m->q8) dk_q8_matmul(out, inp.x, dk_model_q8_of(m, w), N);
     else m->be->matmul_rows_forward(out, inp.x, w, N, IC, OC);
+    if (residual) m->be->residual_forward(out, out, residual, (long)N * OC);
 }
 
 /* Gives the backend this call's row integers: the host arrays themselves on
@@ -93,22 +99,20 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
 
     be->rmsnorm_forward(ln1, ln1_lp, ln1_rstd, x, lp->ln1, N, C, eps);
-    linear(m, q, operand(ln1, ln1_lp), lp->wq, N, C, qd, rows);
-    linear(m, knew, operand(ln1, ln1_lp), lp->wk, N, C, kvd, rows);
-    linear(m, vnew, operand(ln1, ln1_lp), lp->wv, N, C, kvd, rows);
+    linear(m, q, operand(ln1, ln1_lp), lp->wq, NULL, N, C, qd, rows);
+    linear(m, knew, operand(ln1, ln1_lp), lp->wk, NULL, N, C, kvd, rows);
+    linear(m, vnew, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
     be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
     be->attention_forward(atty, atty_lp, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
-    linear(m, res_mid, operand(atty, atty_lp), lp->wo, N, qd, C, rows);
-    be->residual_forward(res_mid, res_mid, x, (long)NC);
+    linear(m, res_mid, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
 
     be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-    linear(m, gate, operand(ln2, ln2_lp), lp->wgate, N, C, I, rows);
-    linear(m, up, operand(ln2, ln2_lp), lp->wup, N, C, I, rows);
+    linear(m, gate, operand(ln2, ln2_lp), lp->wgate, NULL, N, C, I, rows);
+    linear(m, up, operand(ln2, ln2_lp), lp->wup, NULL, N, C, I, rows);
     be->swiglu_forward(hmlp, hmlp_lp, gate, up, (long)NI);
-    linear(m, xout, operand(hmlp, hmlp_lp), lp->wdown, N, I, C, rows);
-    be->residual_forward(xout, xout, res_mid, (long)NC);
+    linear(m, xout, operand(hmlp, hmlp_lp), lp->wdown, res_mid, N, I, C, rows);
 }
 
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
@@ -131,7 +135,7 @@ float *dk_model_logits_last(dk_model *m, int B, int T)
     /* Row b's last state moves to row b (b <= b*T + T-1, so in order is safe). */
     for (int b = 0; T > 1 && b < B; b++)
         m->be->copy(a->lnf + b * C, a->lnf + ((size_t)b * T + (size_t)T - 1) * C, sizeof(float) * C);
-    linear(m, a->logits, operand(a->lnf, NULL), m->dev.lm_head, B, (int)C, (int)V, true);
+    linear(m, a->logits, operand(a->lnf, NULL), m->dev.lm_head, NULL, B, (int)C, (int)V, true);
     return to_host(m, a->logits, (size_t)B * V);
 }
 

@@ -190,11 +190,11 @@ static void st_rmsnorm_backward(float *dinp, void *dinp_lp, float *dw, const flo
     cpu_be()->rmsnorm_backward(dinp, NULL, dw, dout, inp, w, rstd, N, C);
     output_done(dinp, output_room(dinp, dinp_lp, (size_t)N * C), dinp_lp, (size_t)N * C);
 }
-static void st_matmul_forward(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)
+static void st_matmul_forward(float *out, dk_operand inp, dk_operand w, const float *residual, int N, int IC, int OC)
 {
-    OWN(out);
+    OWN(out), OWN(residual);
     float *x = operand_values(inp, (size_t)N * IC, __func__), *wv = operand_values(w, (size_t)OC * IC, __func__);
-    cpu_be()->matmul_forward(out, op(x), op(wv), N, IC, OC);
+    cpu_be()->matmul_forward(out, op(x), op(wv), residual, N, IC, OC);
     free(x), free(wv);
 }
 static void st_matmul_rows_forward(float *out, const float *inp, const float *w, int N, int IC, int OC)
@@ -412,9 +412,18 @@ static void check_layers(const subject *s)
     fill(wv, (size_t)V * C, &r, 0.2), fill(gy, (size_t)N * V, &r, 1.0);
     float *d_wv = to_dev(be, wv, sizeof(float) * V * C), *d_mo = to_dev(be, NULL, sizeof(float) * N * V);
     float *d_gy = to_dev(be, gy, sizeof(float) * N * V), *d_dwv = to_dev(be, NULL, sizeof(float) * V * C);
-    cpu->matmul_forward(mo, op(x), op(wv), N, C, V);
-    be->matmul_forward(d_mo, op(d_x), op(d_wv), N, C, V);
+    cpu->matmul_forward(mo, op(x), op(wv), NULL, N, C, V);
+    be->matmul_forward(d_mo, op(d_x), op(d_wv), NULL, N, C, V);
     expect_close(s, "matmul_forward", be, d_mo, mo, (size_t)N * V);
+    {
+        /* with the residual stream added (gy as the residual) */
+        float *mr = malloc(sizeof(float) * N * V), *d_mr = to_dev(be, NULL, sizeof(float) * N * V);
+        for (size_t i = 0; i < (size_t)N * V; i++) mr[i] = mo[i] + gy[i];
+        be->matmul_forward(d_mr, op(d_x), op(d_wv), d_gy, N, C, V);
+        expect_close(s, "matmul_forward + residual", be, d_mr, mr, (size_t)N * V);
+        be->release(d_mr);
+        free(mr);
+    }
     be->upload(d_dx, dx, sizeof(float) * NC);
     cpu->matmul_backward(dx, dwv, op(gy), op(x), op(wv), N, C, V, true);
     be->matmul_backward(d_dx, d_dwv, op(d_gy), op(d_x), op(d_wv), N, C, V, true);
@@ -430,7 +439,7 @@ static void check_layers(const subject *s)
         float *d_mo2 = to_dev(be, NULL, sizeof(float) * N * V), *d_dwv2 = to_dev(be, NULL, sizeof(float) * V * C),
               *d_dx2 = to_dev(be, NULL, sizeof(float) * NC);
         float *a1 = malloc(sizeof(float) * N * V), *a2 = malloc(sizeof(float) * N * V);
-        be->matmul_forward(d_mo2, xl, wl, N, C, V);
+        be->matmul_forward(d_mo2, xl, wl, NULL, N, C, V);
         be->download(a1, d_mo, sizeof(float) * N * V), be->download(a2, d_mo2, sizeof(float) * N * V);
         assert_memory_equal(a1, a2, sizeof(float) * N * V);
         be->zero(d_dwv, sizeof(float) * V * C);

@@ -68,9 +68,10 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
 
 /* The two precisions differ in their matmuls and attention. */
 #define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
-    static void matmul_forward_##suffix(float *out, dk_operand inp, dk_operand w, int N, int IC, int OC)                \
+    static void matmul_forward_##suffix(float *out, dk_operand inp, dk_operand w, const float *residual, int N, int IC, \
+                                        int OC)                                                                          \
     {                                                                                                                    \
-        dk_cuda_matmul_forward(bf16, out, inp, w, N, IC, OC);                                                           \
+        dk_cuda_matmul_forward(bf16, out, inp, w, residual, N, IC, OC);                                                 \
     }                                                                                                                    \
     static void matmul_backward_##suffix(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N,  \
                                          int IC, int OC, bool acc)                                                       \

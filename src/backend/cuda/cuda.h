@@ -32,15 +32,17 @@ void *dk_cuda_host_scratch(int slot, size_t bytes);
 
 static inline unsigned dk_blocks(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
 
-/* matmul.cu: C (m, n) = op(A) op(B) (+ C when beta = 1), column-major as
- * BLAS, with A and B already in the precision (bf16 or fp32) and C fp32. */
+/* matmul.cu: D (m, n) = op(A) op(B) + beta C, column-major as BLAS, with A
+ * and B already in the precision (bf16 or fp32), C and D fp32 with the same
+ * ld (C may be D; it is not read when beta = 0). */
 void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
-                      float *C, int ldc, float beta);
+                      const float *C, float *D, int ldc, float beta);
 /* An operand in the matmul precision: x.x itself for fp32, else x.lp where
  * there is one, else the n floats of x.x rounded to bf16 in scratch `slot`
  * (valid until that slot is used again). */
 const void *dk_cuda_operand(bool bf16, int slot, dk_operand x, size_t n);
-void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC);
+void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC,
+                            int OC);
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
                              int IC, int OC, bool accumulate);
 void dk_cuda_round_bf16(void *dst, const float *x, size_t n);

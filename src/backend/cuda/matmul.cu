@@ -24,7 +24,7 @@ static void cublas_check(cublasStatus_t s, const char *what, const char *file, i
 typedef struct {
     bool ta, tb, bf16;
     int m, n, k, lda, ldb, ldc;
-    uint32_t align[3]; /* bytes of A, B, C */
+    uint32_t align[4]; /* bytes of A, B, C, D */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
@@ -92,8 +92,7 @@ static const plan *find_plan(const plan *key)
     const cublasLtMatmulPreferenceAttributes_t align_attr[4] = {
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    for (int i = 0; i < 4; i++)
-        DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &p.align[i < 3 ? i : 2], sizeof(uint32_t)));
+    for (int i = 0; i < 4; i++) DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &p.align[i], sizeof(uint32_t)));
     cublasLtMatmulHeuristicResult_t r;
     int found = 0;
     DK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(g.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &r, &found));
@@ -118,12 +117,13 @@ static const plan *find_plan(const plan *key)
 }
 
 void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
-                      float *C, int ldc, float beta)
+                      const float *C, float *D, int ldc, float beta)
 {
-    plan key = {ta, tb, bf16, m, n, k, lda, ldb, ldc, {alignment(A), alignment(B), alignment(C)}, {}, {}, {}, {}, {}};
+    plan key = {ta, tb, bf16, m, n, k, lda, ldb, ldc, {alignment(A), alignment(B), alignment(C), alignment(D)},
+                {}, {}, {}, {}, {}};
     const plan *p = find_plan(&key);
     float alpha = 1.0f;
-    DK_CUBLAS(cublasLtMatmul(g.lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->lc, C, p->lc, &p->algo, g.workspace,
+    DK_CUBLAS(cublasLtMatmul(g.lt, p->desc, &alpha, A, p->la, B, p->lb, &beta, C, p->lc, D, p->lc, &p->algo, g.workspace,
                              WORKSPACE_BYTES, 0));
 }
 
@@ -162,12 +162,14 @@ static size_t span(int ld, int cols) { return (size_t)ld * cols; }
 
 /* Row-major matrices are column-major transposes: each row-major product
  * below is written as the column-major one cuBLASLt computes. */
-void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, int N, int IC, int OC)
+void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC,
+                            int OC)
 {
-    /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N), all column-major */
+    /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N) (+ residual^T), all
+     * column-major: the residual is added in cuBLASLt's epilogue */
     const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
                *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
-    dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out, OC, 0.0f);
+    dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, residual ? residual : out, out, OC, residual ? 1.0f : 0.0f);
 }
 
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
@@ -178,10 +180,10 @@ void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand 
     /* dinp^T (IC, N) = weight^T-stored (IC, OC) @ dout^T (OC, N) */
     if (dinp)
         dk_cuda_gemm_raw(bf16, false, false, IC, N, OC, dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)), IC, g,
-                         OC, dinp, IC, accumulate ? 1.0f : 0.0f);
+                         OC, dinp, dinp, IC, accumulate ? 1.0f : 0.0f);
     /* dweight^T (IC, OC) += inp^T (IC, N) @ dout (N, OC) */
     const void *x = dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N));
-    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC, dweight, IC, 1.0f);
+    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC, dweight, dweight, IC, 1.0f);
 }
 
 /* Decoding: one warp per (row, output), the lanes splitting the dot product
@@ -241,7 +243,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     fill_random_kernel<<<dk_blocks(nn, 256), 256>>>(b, nn, be->bf16, 2);
     DK_CUDA_LAUNCHED();
     /* operands already in the backend's precision: the peak of the matmul itself */
-    dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
+    dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, n, 0.0f);
     DK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
     DK_CUDA(cudaEventCreate(&t0));
@@ -250,7 +252,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     while (spent < seconds) {
         const int reps = 10;
         DK_CUDA(cudaEventRecord(t0, 0));
-        for (int r = 0; r < reps; r++) dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, n, 0.0f);
+        for (int r = 0; r < reps; r++) dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, n, 0.0f);
         DK_CUDA(cudaEventRecord(t1, 0));
         DK_CUDA(cudaEventSynchronize(t1));
         float ms;

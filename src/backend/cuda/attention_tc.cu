@@ -207,8 +207,8 @@ static size_t tile_bytes(int HD) { return sizeof(bf16) * TC_TILE * (size_t)(HD +
 
 template <int HD>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_forward_kernel(float *out, bf16 *out_lp, float *lse, const float *q, const float *k, const float *v, attn_rows r, int NH, int NKV,
-                      float scale)
+    tc_forward_kernel(float *out, bf16 *out_lp, float *lse, const float *q, const float *k, const float *v, attn_rows r,
+                      int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
@@ -284,8 +284,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     default: CALL(128); break;                                                                                              \
     }
 
-void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v, int B, attn_rows r,
-                                  int NH, int NKV, int HD)
+void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v, int B,
+                                  attn_rows r, int NH, int NKV, int HD)
 {
     size_t smem = 3 * tile_bytes(HD);
     dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
@@ -359,8 +359,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
  * formed transposed (keys by queries) so that each warp's keys are its rows. */
 template <int HD>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, const float *q, const float *k,
-                  const float *v, attn_rows r, int NH, int NKV, float scale)
+    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, const float *q,
+                  const float *k, const float *v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
@@ -414,8 +414,9 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     store_rows<HD>(dv + base, dv_lp ? dv_lp + base : NULL, kvs, j0 + 16 * w, T, dva, one);
 }
 
-void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout, const float *lse,
-                                   const float *q, const float *k, const float *v, int B, attn_rows r, int NH, int NKV, int HD)
+void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout,
+                                   const float *lse, const float *q, const float *k, const float *v, int B, attn_rows r, int NH,
+                                   int NKV, int HD)
 {
     float scale = 1.0f / sqrtf((float)HD);
     size_t dq_smem = 4 * tile_bytes(HD), dkv_smem = 4 * tile_bytes(HD) + 3 * TC_TILE * sizeof(float);

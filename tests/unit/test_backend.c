@@ -259,9 +259,10 @@ static void st_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *d
                                const float *up, long n)
 {
     OWN(dgate), OWN(dup), OWN(dgate_lp), OWN(dup_lp), OWN(dh), OWN(gate), OWN(up);
-    cpu_be()->swiglu_backward(dgate, dup, NULL, NULL, dh, gate, up, n);
-    output_done(dgate, output_room(dgate, dgate_lp, (size_t)n), dgate_lp, (size_t)n);
-    output_done(dup, output_room(dup, dup_lp, (size_t)n), dup_lp, (size_t)n);
+    float *og = output_room(dgate, dgate_lp, (size_t)n), *ou = output_room(dup, dup_lp, (size_t)n);
+    cpu_be()->swiglu_backward(og, ou, NULL, NULL, dh, gate, up, n);
+    output_done(dgate, og, dgate_lp, (size_t)n);
+    output_done(dup, ou, dup_lp, (size_t)n);
 }
 static void st_residual_forward(float *out, const float *a, const float *b, long n)
 {
@@ -484,6 +485,10 @@ static void check_layers(const subject *s)
     expect_close(s, "swiglu_backward dup", be, d_d2, d2, NC);
     expect_lp("swiglu_backward dgate", be, d_lp, d_dx, NC);
     expect_lp("swiglu_backward dup", be, d_lp2, d_d2, NC);
+    d_lp = lp_room(be, NC), d_lp2 = lp_room(be, NC);
+    if (d_lp) be->swiglu_backward(NULL, NULL, d_lp, d_lp2, w[0] > 0 ? d_g : d_x, d_x, d_g, (long)NC);
+    expect_lp("swiglu_backward dgate (bf16 alone)", be, d_lp, d_dx, NC);
+    expect_lp("swiglu_backward dup (bf16 alone)", be, d_lp2, d_d2, NC);
     cpu->residual_forward(h, x, g, (long)NC);
     be->residual_forward(d_h, d_x, d_g, (long)NC);
     expect_close(s, "residual_forward", be, d_h, h, NC);

@@ -35,6 +35,7 @@ typedef struct dk_backend {
     const char *name;    /* "cpu", "cuda" */
     bool host_memory;    /* its memory is the host's: no copies needed */
     bool bf16;           /* matmul operands are rounded to bf16 */
+    bool bf16_products;  /* matmul_forward can write a product in bf16 alone (out_lp) */
     int max_head_dim;    /* the largest head_dim its attention takes; 0: any */
     /* Memory, in bytes. alloc zeroes and returns NULL (dk_error set) when out of memory. */
     void *(*alloc)(size_t bytes);
@@ -57,8 +58,12 @@ typedef struct dk_backend {
     void (*rmsnorm_backward)(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const float *rstd, int N, int C);
     /* out = inp @ weight^T, plus residual (N, OC, apart from out) where it
-     * is not NULL: the residual stream's add rides on the matmul. */
-    void (*matmul_forward)(float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC, int OC);
+     * is not NULL: the residual stream's add rides on the matmul. Backends
+     * with bf16_products may be given out_lp instead of out (with no
+     * residual): the product is then written in bf16 alone (training's gate
+     * and up). */
+    void (*matmul_forward)(float *out, void *out_lp, dk_operand inp, dk_operand weight, const float *residual, int N, int IC,
+                           int OC);
     void (*matmul_rows_forward)(float *out, const float *inp, const float *weight, int N, int IC, int OC);
     void (*matmul_backward)(float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N, int IC,
                             int OC, bool accumulate);
@@ -87,9 +92,10 @@ typedef struct dk_backend {
      * from position start[b] (NULL: pos0). */
     void (*kv_store)(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                      int T, int S, int pos0, int kvd);
-    void (*swiglu_forward)(float *h, void *h_lp, const float *gate, const float *up, long n);
-    void (*swiglu_backward)(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
-                            const float *up, long n);
+    /* gate and up: fp32, or (bf16 backends) in bf16 alone, as lp. */
+    void (*swiglu_forward)(float *h, void *h_lp, dk_operand gate, dk_operand up, long n);
+    void (*swiglu_backward)(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, dk_operand gate,
+                            dk_operand up, long n);
     void (*residual_forward)(float *out, const float *a, const float *b, long n);
 
     /* The head and the loss: logits = x (N, C) @ w (V, C)^T, losses (N) and

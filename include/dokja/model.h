@@ -99,8 +99,8 @@ typedef struct {
     float *res_mid;  /* (L, B, T, C) stream after attention */
     float *ln2;      /* (L, B, T, C) */
     float *ln2_rstd; /* (L, B, T) */
-    float *gate;     /* (L, B, T, I) */
-    float *up;       /* (L, B, T, I) */
+    float *gate;     /* (L, B, T, I); NULL where training keeps gate_lp */
+    float *up;       /* (L, B, T, I); likewise */
     float *hmlp;     /* (L, B, T, I) silu(gate) * up */
     /* Training on a backend that rounds matmul inputs (round_operand): ln1,
      * atty, ln2 and hmlp in bf16 (two to a float's room), written by the
@@ -110,6 +110,10 @@ typedef struct {
      * buffers are NULL). NULL otherwise (the empty parts of the activation
      * block are NULL). */
     float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp, *params_lp;
+    /* Training on a backend with bf16_products: gate and up as their
+     * matmuls write them, in bf16 (read by SwiGLU alone, forward and
+     * backward). */
+    float *gate_lp, *up_lp;
 #define DK_HALVES(n) (((n) + 1) / 2) /* floats that hold n bf16 values */
     float *lnf;      /* (B, T, C) */
     float *lnf_rstd; /* (B, T) */

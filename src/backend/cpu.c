@@ -37,8 +37,10 @@ static void cpu_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, con
     (void)dinp_lp;
     dk_rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
 }
-static void cpu_matmul_forward(float *out, dk_operand inp, dk_operand w, const float *residual, int N, int IC, int OC)
+static void cpu_matmul_forward(float *out, void *out_lp, dk_operand inp, dk_operand w, const float *residual, int N, int IC,
+                               int OC)
 {
+    (void)out_lp;
     dk_matmul_forward(out, inp.x, w.x, N, IC, OC);
     if (residual) dk_residual_forward(out, out, residual, (long)N * OC);
 }
@@ -68,16 +70,16 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, void *dv_lp,
     (void)dv_lp, (void)out, (void)seg;
     dk_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, NH, NKV, HD);
 }
-static void cpu_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n)
+static void cpu_swiglu_forward(float *h, void *h_lp, dk_operand gate, dk_operand up, long n)
 {
     (void)h_lp;
-    dk_swiglu_forward(h, gate, up, n);
+    dk_swiglu_forward(h, gate.x, up.x, n);
 }
-static void cpu_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
-                                const float *up, long n)
+static void cpu_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, dk_operand gate,
+                                dk_operand up, long n)
 {
     (void)dgate_lp, (void)dup_lp;
-    dk_swiglu_backward(dgate, dup, dh, gate, up, n);
+    dk_swiglu_backward(dgate, dup, dh, gate.x, up.x, n);
 }
 
 /* Row b's positions are consecutive in its slot: one copy a row. */

@@ -266,7 +266,8 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
            qd = NH * HD, kvd = HD * (size_t)c->num_key_value_heads;
     /* Inference keeps one layer's activations (shared by all layers) and a
      * per-layer KV cache. */
-    bool per_layer = training && !m->recompute, lowp = training && be->round_operand;
+    bool per_layer = training && !m->recompute, lowp = training && be->round_operand,
+         bf16 = training && be->bf16_products;
     size_t Lact = per_layer ? L : 1, BT = (size_t)B * (size_t)T, Lkv = training && !per_layer ? 1 : L;
     dk_acts *a = &m->acts;
     free_acts(m);
@@ -287,14 +288,16 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
         {&a->res_mid, Lact * BT * C},
         {&a->ln2, lowp ? 0 : Lact * BT * C},
         {&a->ln2_rstd, Lact * BT},
-        {&a->gate, Lact * BT * I},
-        {&a->up, Lact * BT * I},
+        {&a->gate, bf16 ? 0 : Lact * BT * I},
+        {&a->up, bf16 ? 0 : Lact * BT * I},
         {&a->hmlp, lowp ? 0 : Lact * BT * I},
         {&a->ln1_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
         {&a->atty_lp, lowp ? Lact * DK_HALVES(BT * qd) : 0},
         {&a->ln2_lp, lowp ? Lact * DK_HALVES(BT * C) : 0},
         {&a->hmlp_lp, lowp ? Lact * DK_HALVES(BT * I) : 0},
         {&a->params_lp, lowp ? DK_HALVES(m->nparams) : 0},
+        {&a->gate_lp, bf16 ? Lact * DK_HALVES(BT * I) : 0},
+        {&a->up_lp, bf16 ? Lact * DK_HALVES(BT * I) : 0},
         {&a->lnf, BT * C},
         {&a->lnf_rstd, BT},
         {&a->logits, training ? be->logits_floats((int)BT, (int)V) : (size_t)B * V},

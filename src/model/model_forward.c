@@ -25,16 +25,17 @@ static dk_operand weight(const dk_model *m, const float *w)
     return operand(w, lp ? lp + (w - m->dev_block) : NULL);
 }
 
-/* out = inp @ w^T (+ residual, where not NULL). Decode steps (one token per
- * row) go through the row-wise kernels, int8 when the model has int8
- * weights: a row's result then does not depend on the other rows, so
- * batched and single-sequence decoding agree to the bit. Longer inputs
- * (training, prefill) go through the GEMMs. */
-static void linear(const dk_model *m, float *out, dk_operand inp, const float *w, const float *residual, int N, int IC, int OC,
-                   bool rows)
+/* out = inp @ w^T (+ residual, where not NULL); in bf16 alone into out_lp
+ * where that is given (training only). Decode steps (one token per row) go
+ * through the row-wise kernels, int8 when the model has int8 weights: a
+ * row's result then does not depend on the other rows, so batched and
+ * single-sequence decoding agree to the bit. Longer inputs (training,
+ * prefill) go through the GEMMs. */
+static void linear(const dk_model *m, float *out, void *out_lp, dk_operand inp, const float *w, const float *residual, int N,
+                   int IC, int OC, bool rows)
 {
     if (!rows) {
-        m->be->matmul_forward(out, inp, weight(m, w), residual, N, IC, OC);
+        m->be->matmul_forward(out, out_lp, inp, weight(m, w), residual, N, IC, OC);
         return;
     }
     if (m->q8) dk_q8_matmul(out, inp.x, dk_model_q8_of(m, w), N);
@@ -93,26 +94,26 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
     float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
     void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
-         *hmlp_lp = LOWP(a, hmlp_lp, l, NI);
+         *hmlp_lp = LOWP(a, hmlp_lp, l, NI), *gate_lp = LOWP(a, gate_lp, l, NI), *up_lp = LOWP(a, up_lp, l, NI);
     /* Training writes keys and values in place (S = T, rows contiguous);
      * inference writes them aside, then into each row's slot. */
     float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
 
     be->rmsnorm_forward(ln1, ln1_lp, ln1_rstd, x, lp->ln1, N, C, eps);
-    linear(m, q, operand(ln1, ln1_lp), lp->wq, NULL, N, C, qd, rows);
-    linear(m, knew, operand(ln1, ln1_lp), lp->wk, NULL, N, C, kvd, rows);
-    linear(m, vnew, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
+    linear(m, q, NULL, operand(ln1, ln1_lp), lp->wq, NULL, N, C, qd, rows);
+    linear(m, knew, NULL, operand(ln1, ln1_lp), lp->wk, NULL, N, C, kvd, rows);
+    linear(m, vnew, NULL, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
     be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
     be->attention_forward(atty, atty_lp, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
-    linear(m, res_mid, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
+    linear(m, res_mid, NULL, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
 
     be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-    linear(m, gate, operand(ln2, ln2_lp), lp->wgate, NULL, N, C, I, rows);
-    linear(m, up, operand(ln2, ln2_lp), lp->wup, NULL, N, C, I, rows);
-    be->swiglu_forward(hmlp, hmlp_lp, gate, up, (long)NI);
-    linear(m, xout, operand(hmlp, hmlp_lp), lp->wdown, res_mid, N, I, C, rows);
+    linear(m, gate, gate_lp, operand(ln2, ln2_lp), lp->wgate, NULL, N, C, I, rows);
+    linear(m, up, up_lp, operand(ln2, ln2_lp), lp->wup, NULL, N, C, I, rows);
+    be->swiglu_forward(hmlp, hmlp_lp, operand(gate, gate_lp), operand(up, up_lp), (long)NI);
+    linear(m, xout, NULL, operand(hmlp, hmlp_lp), lp->wdown, res_mid, N, I, C, rows);
 }
 
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
@@ -135,7 +136,7 @@ float *dk_model_logits_last(dk_model *m, int B, int T)
     /* Row b's last state moves to row b (b <= b*T + T-1, so in order is safe). */
     for (int b = 0; T > 1 && b < B; b++)
         m->be->copy(a->lnf + b * C, a->lnf + ((size_t)b * T + (size_t)T - 1) * C, sizeof(float) * C);
-    linear(m, a->logits, operand(a->lnf, NULL), m->dev.lm_head, NULL, B, (int)C, (int)V, true);
+    linear(m, a->logits, NULL, operand(a->lnf, NULL), m->dev.lm_head, NULL, B, (int)C, (int)V, true);
     return to_host(m, a->logits, (size_t)B * V);
 }
 
@@ -204,7 +205,8 @@ static void backward_layers(dk_model *m, int B, int T)
 
         /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
         be->matmul_backward(d->dh, lg->wdown, dres, hmlp_in, weight(m, lp->wdown), N, I, C, false);
-        be->swiglu_backward(d->dgate, d->dup, d->dgate_lp, d->dup_lp, d->dh, gate, up, (long)NI);
+        be->swiglu_backward(d->dgate, d->dup, d->dgate_lp, d->dup_lp, d->dh, operand(gate, LOWP(a, gate_lp, l, NI)),
+                            operand(up, LOWP(a, up_lp, l, NI)), (long)NI);
         be->matmul_backward(d->dln, lg->wgate, operand(d->dgate, d->dgate_lp), ln2_in, weight(m, lp->wgate), N, C, I, false);
         be->matmul_backward(d->dln, lg->wup, operand(d->dup, d->dup_lp), ln2_in, weight(m, lp->wup), N, C, I, true);
         be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);

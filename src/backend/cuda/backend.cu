@@ -68,10 +68,10 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
 
 /* The two precisions differ in their matmuls and attention. */
 #define PRECISION_WRAPPERS(suffix, bf16)                                                                                 \
-    static void matmul_forward_##suffix(float *out, dk_operand inp, dk_operand w, const float *residual, int N, int IC, \
-                                        int OC)                                                                          \
+    static void matmul_forward_##suffix(float *out, void *out_lp, dk_operand inp, dk_operand w, const float *residual, \
+                                        int N, int IC, int OC)                                                           \
     {                                                                                                                    \
-        dk_cuda_matmul_forward(bf16, out, inp, w, residual, N, IC, OC);                                                 \
+        dk_cuda_matmul_forward(bf16, out, out_lp, inp, w, residual, N, IC, OC);                                         \
     }                                                                                                                    \
     static void matmul_backward_##suffix(float *dinp, float *dw, dk_operand dout, dk_operand inp, dk_operand w, int N,  \
                                          int IC, int OC, bool acc)                                                       \
@@ -101,7 +101,8 @@ PRECISION_WRAPPERS(bf16, true)
 
 #define CUDA_TABLE(suffix, is_bf16)                                                                                      \
     {                                                                                                                    \
-        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .max_head_dim = 256, .alloc = cuda_alloc,                 \
+        .name = "cuda", .host_memory = false, .bf16 = is_bf16, .bf16_products = is_bf16, .max_head_dim = 256,            \
+        .alloc = cuda_alloc,                                                                                             \
         .release = cuda_release, .upload = cuda_upload, .download = cuda_download, .copy = cuda_copy, .zero = cuda_zero, \
         .embedding_forward = dk_cuda_embedding_forward, .embedding_backward = dk_cuda_embedding_backward,                \
         .rmsnorm_forward = dk_cuda_rmsnorm_forward, .rmsnorm_backward = dk_cuda_rmsnorm_backward,                        \

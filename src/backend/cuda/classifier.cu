@@ -74,7 +74,7 @@ void dk_cuda_classifier(bool bf16, float *losses, float *lse, float *logits, con
         const float *xr = x + (size_t)r0 * C;
         const void *xo = dk_cuda_operand(bf16, DK_SCRATCH_B, {xr, NULL}, (size_t)n * C);
         /* logits^T (V, n) = w (C, V)^T @ x^T (C, n), column-major */
-        dk_cuda_gemm_raw(bf16, true, false, V, n, C, wh, C, xo, C, logits, logits, V, 0.0f);
+        dk_cuda_gemm_raw(bf16, true, false, V, n, C, wh, C, xo, C, logits, logits, false, V, 0.0f);
         __nv_bfloat16 *gh =
             dx && bf16 ? (__nv_bfloat16 *)dk_cuda_scratch(DK_SCRATCH_A, (size_t)n * V * sizeof(__nv_bfloat16)) : NULL;
         crossentropy_kernel<<<(unsigned)n, 512>>>(losses + r0, lse + r0, logits, gh, targets + r0, V, dloss, dx != NULL);
@@ -82,7 +82,7 @@ void dk_cuda_classifier(bool bf16, float *losses, float *lse, float *logits, con
         if (!dx) continue;
         const void *g = bf16 ? (const void *)gh : logits;
         /* dx^T (C, n) = w (C, V) @ dlogits^T (V, n); dw^T (C, V) += x^T (C, n) @ dlogits (n, V) */
-        dk_cuda_gemm_raw(bf16, false, false, C, n, V, wh, C, g, V, dx + (size_t)r0 * C, dx + (size_t)r0 * C, C, 0.0f);
-        dk_cuda_gemm_raw(bf16, false, true, C, V, n, xo, C, g, V, dw, dw, C, 1.0f);
+        dk_cuda_gemm_raw(bf16, false, false, C, n, V, wh, C, g, V, dx + (size_t)r0 * C, dx + (size_t)r0 * C, false, C, 0.0f);
+        dk_cuda_gemm_raw(bf16, false, true, C, V, n, xo, C, g, V, dw, dw, false, C, 1.0f);
     }
 }

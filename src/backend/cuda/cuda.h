@@ -33,16 +33,17 @@ void *dk_cuda_host_scratch(int slot, size_t bytes);
 static inline unsigned dk_blocks(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
 
 /* matmul.cu: D (m, n) = op(A) op(B) + beta C, column-major as BLAS, with A
- * and B already in the precision (bf16 or fp32), C and D fp32 with the same
- * ld (C may be D; it is not read when beta = 0). */
+ * and B already in the precision (bf16 or fp32), C and D fp32 (bf16 with
+ * out_bf16, for bf16 operands) with the same ld (C may be D; it is not read
+ * when beta = 0). */
 void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
-                      const float *C, float *D, int ldc, float beta);
+                      const void *C, void *D, bool out_bf16, int ldc, float beta);
 /* An operand in the matmul precision: x.x itself for fp32, else x.lp where
  * there is one, else the n floats of x.x rounded to bf16 in scratch `slot`
  * (valid until that slot is used again). */
 const void *dk_cuda_operand(bool bf16, int slot, dk_operand x, size_t n);
-void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC,
-                            int OC);
+void dk_cuda_matmul_forward(bool bf16, float *out, void *out_lp, dk_operand inp, dk_operand weight, const float *residual,
+                            int N, int IC, int OC);
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
                              int IC, int OC, bool accumulate);
 void dk_cuda_round_bf16(void *dst, const float *x, size_t n);
@@ -52,6 +53,11 @@ __device__ inline void dk_store(float *out, __nv_bfloat16 *lp, size_t i, float v
 {
     if (out) out[i] = v;
     if (lp) lp[i] = __float2bfloat16_rn(v);
+}
+/* An element of an input kept in fp32 (x) or in bf16 alone (lp). */
+__device__ inline float dk_load(const float *x, const __nv_bfloat16 *lp, size_t i)
+{
+    return lp ? __bfloat162float(lp[i]) : x[i];
 }
 /* Decoding's fp32 kernel: a row's result does not depend on N. */
 void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);
@@ -69,9 +75,9 @@ void dk_cuda_rope_backward(float *dx, void *dx_lp, const float *cos_t, const flo
                            const int *pos);
 void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                       int T, int S, int pos0, int kvd);
-void dk_cuda_swiglu_forward(float *h, void *h_lp, const float *gate, const float *up, long n);
-void dk_cuda_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, const float *gate,
-                             const float *up, long n);
+void dk_cuda_swiglu_forward(float *h, void *h_lp, dk_operand gate, dk_operand up, long n);
+void dk_cuda_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, dk_operand gate,
+                             dk_operand up, long n);
 void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n);
 
 /* attention.cu */

@@ -22,7 +22,7 @@ static void cublas_check(cublasStatus_t s, const char *what, const char *file, i
  * descriptors and the algorithm its heuristic picks, kept, since asking
  * again for every call would cost more than small matmuls do. */
 typedef struct {
-    bool ta, tb, bf16;
+    bool ta, tb, bf16, out_bf16;
     int m, n, k, lda, ldb, ldc;
     uint32_t align[4]; /* bytes of A, B, C, D */
     cublasLtMatmulDesc_t desc;
@@ -57,7 +57,8 @@ static uint32_t alignment(const void *p)
 
 static bool same(const plan *p, const plan *key)
 {
-    return p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->m == key->m && p->n == key->n &&
+    return p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->out_bf16 == key->out_bf16 && p->m == key->m &&
+           p->n == key->n &&
            p->k == key->k && p->lda == key->lda && p->ldb == key->ldb && p->ldc == key->ldc &&
            !memcmp(p->align, key->align, sizeof p->align);
 }
@@ -81,7 +82,7 @@ static const plan *find_plan(const plan *key)
     /* stored shapes, before the op */
     p.la = p.ta ? layout(ab, p.k, p.m, p.lda) : layout(ab, p.m, p.k, p.lda);
     p.lb = p.tb ? layout(ab, p.n, p.k, p.ldb) : layout(ab, p.k, p.n, p.ldb);
-    p.lc = layout(CUDA_R_32F, p.m, p.n, p.ldc);
+    p.lc = layout(p.out_bf16 ? CUDA_R_16BF : CUDA_R_32F, p.m, p.n, p.ldc);
     cublasLtMatmulPreference_t pref;
     DK_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
     size_t ws = WORKSPACE_BYTES;
@@ -117,9 +118,9 @@ static const plan *find_plan(const plan *key)
 }
 
 void dk_cuda_gemm_raw(bool bf16, bool ta, bool tb, int m, int n, int k, const void *A, int lda, const void *B, int ldb,
-                      const float *C, float *D, int ldc, float beta)
+                      const void *C, void *D, bool out_bf16, int ldc, float beta)
 {
-    plan key = {ta, tb, bf16, m, n, k, lda, ldb, ldc, {alignment(A), alignment(B), alignment(C), alignment(D)},
+    plan key = {ta, tb, bf16, out_bf16, m, n, k, lda, ldb, ldc, {alignment(A), alignment(B), alignment(C), alignment(D)},
                 {}, {}, {}, {}, {}};
     const plan *p = find_plan(&key);
     float alpha = 1.0f;
@@ -162,14 +163,18 @@ static size_t span(int ld, int cols) { return (size_t)ld * cols; }
 
 /* Row-major matrices are column-major transposes: each row-major product
  * below is written as the column-major one cuBLASLt computes. */
-void dk_cuda_matmul_forward(bool bf16, float *out, dk_operand inp, dk_operand weight, const float *residual, int N, int IC,
-                            int OC)
+void dk_cuda_matmul_forward(bool bf16, float *out, void *out_lp, dk_operand inp, dk_operand weight, const float *residual,
+                            int N, int IC, int OC)
 {
     /* out^T (OC, N) = weight (IC, OC)^T @ inp^T (IC, N) (+ residual^T), all
-     * column-major: the residual is added in cuBLASLt's epilogue */
+     * column-major: the residual is added in cuBLASLt's epilogue, and an
+     * out_lp is written in bf16 by it */
     const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
                *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
-    dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, residual ? residual : out, out, OC, residual ? 1.0f : 0.0f);
+    if (out_lp) dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out_lp, out_lp, true, OC, 0.0f);
+    else
+        dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, residual ? residual : out, out, false, OC,
+                         residual ? 1.0f : 0.0f);
 }
 
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
@@ -180,10 +185,10 @@ void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand 
     /* dinp^T (IC, N) = weight^T-stored (IC, OC) @ dout^T (OC, N) */
     if (dinp)
         dk_cuda_gemm_raw(bf16, false, false, IC, N, OC, dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)), IC, g,
-                         OC, dinp, dinp, IC, accumulate ? 1.0f : 0.0f);
+                         OC, dinp, dinp, false, IC, accumulate ? 1.0f : 0.0f);
     /* dweight^T (IC, OC) += inp^T (IC, N) @ dout (N, OC) */
     const void *x = dk_cuda_operand(bf16, DK_SCRATCH_W, inp, span(IC, N));
-    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC, dweight, dweight, IC, 1.0f);
+    dk_cuda_gemm_raw(bf16, false, true, IC, OC, N, x, IC, g, OC, dweight, dweight, false, IC, 1.0f);
 }
 
 /* Decoding: one warp per (row, output), the lanes splitting the dot product
@@ -243,7 +248,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     fill_random_kernel<<<dk_blocks(nn, 256), 256>>>(b, nn, be->bf16, 2);
     DK_CUDA_LAUNCHED();
     /* operands already in the backend's precision: the peak of the matmul itself */
-    dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, n, 0.0f);
+    dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, false, n, 0.0f);
     DK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
     DK_CUDA(cudaEventCreate(&t0));
@@ -252,7 +257,7 @@ extern "C" double dk_cuda_gemm_peak(const dk_backend *be, int n, double seconds)
     while (spent < seconds) {
         const int reps = 10;
         DK_CUDA(cudaEventRecord(t0, 0));
-        for (int r = 0; r < reps; r++) dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, n, 0.0f);
+        for (int r = 0; r < reps; r++) dk_cuda_gemm_raw(be->bf16, true, false, n, n, n, a, n, b, n, c, c, false, n, 0.0f);
         DK_CUDA(cudaEventRecord(t1, 0));
         DK_CUDA(cudaEventSynchronize(t1));
         float ms;

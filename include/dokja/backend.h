@@ -70,8 +70,8 @@ typedef struct dk_backend {
     /* bf16 backends: x (n) rounded to bf16 into dst (n halves); NULL where
      * matmuls round nothing. */
     void (*round_operand)(void *dst, const float *x, size_t n);
-    void (*rope_forward)(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
-                         const int *pos);
+    void (*rope_forward)(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                         int pos0, const int *pos);
     void (*rope_backward)(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
                           const int *pos);
     /* What attention keeps per layer for its backward (floats): the CPU keeps
@@ -80,13 +80,14 @@ typedef struct dk_backend {
      * backward needs (floats). */
     size_t (*attention_floats)(int B, int NH, int T, int S);
     size_t (*attention_scratch_floats)(int B, int NH, int T);
-    void (*attention_forward)(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
-                              int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
-                              const int *seg);
+    /* q, k, v: all three fp32, or (backends with bf16_products, in
+     * training) all three in bf16 alone, as lp. */
+    void (*attention_forward)(float *out, void *out_lp, float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                              int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg);
     /* out is the forward's output; seg as for the forward (NULL: plain rows). */
     void (*attention_backward)(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
-                               const float *out, const float *att, const float *q, const float *k, const float *v, int B,
-                               int T, int NH, int NKV, int HD, const int *seg);
+                               const float *out, const float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                               int NH, int NKV, int HD, const int *seg);
     /* Inference: a call's new keys and values knew, vnew (B, T, kvd) into
      * the caches kc, vc (slots, S, kvd): row b into slot slot[b] (NULL: b)
      * from position start[b] (NULL: pos0). */

@@ -110,10 +110,11 @@ typedef struct {
      * buffers are NULL). NULL otherwise (the empty parts of the activation
      * block are NULL). */
     float *ln1_lp, *atty_lp, *ln2_lp, *hmlp_lp, *params_lp;
-    /* Training on a backend with bf16_products: gate and up as their
-     * matmuls write them, in bf16 (read by SwiGLU alone, forward and
-     * backward). */
-    float *gate_lp, *up_lp;
+    /* Training on a backend with bf16_products: q and k after RoPE, v, gate
+     * and up, kept in bf16 alone (read by attention and SwiGLU, forward and
+     * backward); v, gate and up as their matmuls write them. q and k are
+     * then one layer's fp32 room, and v, gate and up NULL. */
+    float *q_lp, *k_lp, *v_lp, *gate_lp, *up_lp;
 #define DK_HALVES(n) (((n) + 1) / 2) /* floats that hold n bf16 values */
     float *lnf;      /* (B, T, C) */
     float *lnf_rstd; /* (B, T) */

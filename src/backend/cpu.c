@@ -55,20 +55,25 @@ static void cpu_rope_backward(float *dx, void *dx_lp, const float *cos_t, const 
     (void)dx_lp;
     dk_rope_backward(dx, cos_t, sin_t, B, T, H, HD, pos);
 }
-static void cpu_attention_forward(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
-                                  int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
-                                  const int *seg)
+static void cpu_rope_forward(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                             int pos0, const int *pos)
+{
+    (void)x_lp;
+    dk_rope_forward(x, cos_t, sin_t, B, T, H, HD, pos0, pos);
+}
+static void cpu_attention_forward(float *out, void *out_lp, float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                  int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
 {
     (void)out_lp;
-    dk_attention_forward(out, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+    dk_attention_forward(out, att, q.x, k.x, v.x, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
 }
 /* The kept probabilities already carry the causal and packing masks. */
 static void cpu_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
-                                   const float *out, const float *att, const float *q, const float *k, const float *v, int B,
-                                   int T, int NH, int NKV, int HD, const int *seg)
+                                   const float *out, const float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                   int NH, int NKV, int HD, const int *seg)
 {
     (void)dv_lp, (void)out, (void)seg;
-    dk_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, NH, NKV, HD);
+    dk_attention_backward(dq, dk, dv, scratch, dout, att, q.x, k.x, v.x, B, T, NH, NKV, HD);
 }
 static void cpu_swiglu_forward(float *h, void *h_lp, dk_operand gate, dk_operand up, long n)
 {
@@ -122,7 +127,7 @@ static const dk_backend cpu = {
     .matmul_forward = cpu_matmul_forward,
     .matmul_rows_forward = dk_matmul_rows_forward,
     .matmul_backward = cpu_matmul_backward,
-    .rope_forward = dk_rope_forward,
+    .rope_forward = cpu_rope_forward,
     .rope_backward = cpu_rope_backward,
     .attention_floats = cpu_attention_floats,
     .attention_scratch_floats = cpu_attention_scratch_floats,

@@ -88,13 +88,17 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     bool infer = !a->training, rows = infer && T == 1;
     size_t cache = (size_t)(infer ? a->B : B) * S * kvd, att_n = be->attention_floats(B, NH, T, S);
     float *x = RESID(a, l, NC), *xout = RESID(a, l + 1, NC);
-    float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = LAYER(a, q, l, Nq);
-    float *k = infer ? a->k + (size_t)l * cache : LAYER(a, k, l, cache), *v = infer ? a->v + (size_t)l * cache : LAYER(a, v, l, cache);
+    /* where training keeps q, k and v in bf16 alone, q and k are fp32 here only on their way through RoPE */
+    bool kept16 = a->q_lp != NULL;
+    float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = kept16 ? a->q : LAYER(a, q, l, Nq);
+    float *k = infer ? a->k + (size_t)l * cache : kept16 ? a->k : LAYER(a, k, l, cache),
+          *v = infer ? a->v + (size_t)l * cache : LAYER(a, v, l, cache);
     float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
     float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
     float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
     void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
-         *hmlp_lp = LOWP(a, hmlp_lp, l, NI), *gate_lp = LOWP(a, gate_lp, l, NI), *up_lp = LOWP(a, up_lp, l, NI);
+         *hmlp_lp = LOWP(a, hmlp_lp, l, NI), *gate_lp = LOWP(a, gate_lp, l, NI), *up_lp = LOWP(a, up_lp, l, NI),
+         *q_lp = LOWP(a, q_lp, l, Nq), *k_lp = LOWP(a, k_lp, l, cache), *v_lp = LOWP(a, v_lp, l, cache);
     /* Training writes keys and values in place (S = T, rows contiguous);
      * inference writes them aside, then into each row's slot. */
     float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
@@ -102,11 +106,12 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     be->rmsnorm_forward(ln1, ln1_lp, ln1_rstd, x, lp->ln1, N, C, eps);
     linear(m, q, NULL, operand(ln1, ln1_lp), lp->wq, NULL, N, C, qd, rows);
     linear(m, knew, NULL, operand(ln1, ln1_lp), lp->wk, NULL, N, C, kvd, rows);
-    linear(m, vnew, NULL, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
-    be->rope_forward(q, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
-    be->rope_forward(knew, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
+    linear(m, vnew, v_lp, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
+    be->rope_forward(q, q_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
+    be->rope_forward(knew, k_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
-    be->attention_forward(atty, atty_lp, att, q, k, v, B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
+    be->attention_forward(atty, atty_lp, att, operand(q, q_lp), operand(k, k_lp), operand(v, v_lp), B, T, S, pos0, ri->start,
+                          ri->slot, NH, NKV, HD, ri->seg);
     linear(m, res_mid, NULL, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
 
     be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);
@@ -196,7 +201,11 @@ static void backward_layers(dk_model *m, int B, int T)
         if (!a->per_layer && l < L - 1) layer_forward(m, l, B, T, 0);
         const dk_layer_params *lp = &p->layers[l], *lg = &g->layers[l];
         float *x = RESID(a, l, NC), *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N);
-        float *q = LAYER(a, q, l, Nq), *k = LAYER(a, k, l, cache), *v = LAYER(a, v, l, cache);
+        /* q, k, v in bf16 alone where kept so (their fp32 room holds another layer's) */
+        bool kept16 = a->q_lp != NULL;
+        dk_operand q = operand(kept16 ? NULL : LAYER(a, q, l, Nq), LOWP(a, q_lp, l, Nq)),
+                   k = operand(kept16 ? NULL : LAYER(a, k, l, cache), LOWP(a, k_lp, l, cache)),
+                   v = operand(LAYER(a, v, l, cache), LOWP(a, v_lp, l, cache));
         float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
         float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
         float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);

@@ -217,10 +217,13 @@ static void st_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_opera
     cpu_be()->matmul_backward(dinp, dw, op(g), op(x), op(wv), N, IC, OC, acc);
     free(g), free(x), free(wv);
 }
-static void st_rope_forward(float *x, const float *c, const float *s, int B, int T, int H, int HD, int pos0, const int *pos)
+static void st_rope_forward(float *x, void *x_lp, const float *c, const float *s, int B, int T, int H, int HD, int pos0,
+                            const int *pos)
 {
-    OWN(x), OWN(c), OWN(s), OWN(pos);
-    cpu_be()->rope_forward(x, c, s, B, T, H, HD, pos0, pos);
+    OWN(x), OWN(x_lp), OWN(c), OWN(s), OWN(pos);
+    size_t n = (size_t)B * T * H * HD;
+    cpu_be()->rope_forward(x, NULL, c, s, B, T, H, HD, pos0, pos);
+    output_done(x, output_room(x, x_lp, n), x_lp, n);
 }
 static void st_rope_backward(float *dx, void *dx_lp, const float *c, const float *s, int B, int T, int H, int HD,
                              const int *pos)
@@ -230,23 +233,30 @@ static void st_rope_backward(float *dx, void *dx_lp, const float *c, const float
     cpu_be()->rope_backward(dx, NULL, c, s, B, T, H, HD, pos);
     output_done(dx, output_room(dx, dx_lp, n), dx_lp, n);
 }
-static void st_attention_forward(float *out, void *out_lp, float *att, const float *q, const float *k, const float *v, int B,
-                                 int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
-                                 const int *seg)
+/* Attention's q, k and v are bf16 in bf16 mode too, as the GPU's tensor
+ * cores take them; k and v span the cache's slots (the most a row names). */
+static void st_attention_forward(float *out, void *out_lp, float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                 int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD, const int *seg)
 {
-    OWN(out), OWN(out_lp), OWN(att), OWN(q), OWN(k), OWN(v), OWN(start), OWN(slot), OWN(seg);
-    size_t n = (size_t)B * T * NH * HD;
-    cpu_be()->attention_forward(out, NULL, att, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);
+    OWN(out), OWN(out_lp), OWN(att), OWN(start), OWN(slot), OWN(seg);
+    int slots = B;
+    for (int b = 0; slot && b < B; b++) slots = slot[b] + 1 > slots ? slot[b] + 1 : slots;
+    size_t n = (size_t)B * T * NH * HD, nkv = (size_t)slots * S * NKV * HD;
+    float *qv = BF16_INPUT(q, n), *kv = BF16_INPUT(k, nkv), *vv = BF16_INPUT(v, nkv);
+    cpu_be()->attention_forward(out, NULL, att, op(qv), op(kv), op(vv), B, T, S, pos0, start, slot, NH, NKV, HD, seg);
     output_done(out, output_room(out, out_lp, n), out_lp, n);
+    free(qv), free(kv), free(vv);
 }
 static void st_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
-                                  const float *out, const float *att, const float *q, const float *k, const float *v, int B,
-                                  int T, int NH, int NKV, int HD, const int *seg)
+                                  const float *out, const float *att, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                  int NH, int NKV, int HD, const int *seg)
 {
-    OWN(dq), OWN(dk), OWN(dv), OWN(dv_lp), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(q), OWN(k), OWN(v), OWN(seg);
-    size_t n = (size_t)B * T * NKV * HD;
-    cpu_be()->attention_backward(dq, dk, dv, NULL, scratch, dout, out, att, q, k, v, B, T, NH, NKV, HD, seg);
+    OWN(dq), OWN(dk), OWN(dv), OWN(dv_lp), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(seg);
+    size_t nq = (size_t)B * T * NH * HD, n = (size_t)B * T * NKV * HD;
+    float *qv = BF16_INPUT(q, nq), *kv = BF16_INPUT(k, n), *vv = BF16_INPUT(v, n);
+    cpu_be()->attention_backward(dq, dk, dv, NULL, scratch, dout, out, att, op(qv), op(kv), op(vv), B, T, NH, NKV, HD, seg);
     output_done(dv, output_room(dv, dv_lp, n), dv_lp, n);
+    free(qv), free(kv), free(vv);
 }
 static void st_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                         int T, int S, int pos0, int kvd)
@@ -548,9 +558,11 @@ static void check_layers(const subject *s)
     float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv), *v = malloc(sizeof(float) * nkv);
     fill(q, nq, &r, 1.0), fill(k, nkv, &r, 1.0), fill(v, nkv, &r, 1.0);
     float *d_q = to_dev(be, q, sizeof(float) * nq), *d_k = to_dev(be, k, sizeof(float) * nkv), *d_v = to_dev(be, v, sizeof(float) * nkv);
-    cpu->rope_forward(q, cs, sn, B, T, NH, HD, 0, pos);
-    be->rope_forward(d_q, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
+    d_lp = lp_room(be, nq);
+    cpu->rope_forward(q, NULL, cs, sn, B, T, NH, HD, 0, pos);
+    be->rope_forward(d_q, d_lp, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
     expect_close(s, "rope_forward", be, d_q, q, nq);
+    expect_lp("rope_forward", be, d_lp, d_q, nq);
     d_lp = lp_room(be, nq);
     cpu->rope_backward(q, NULL, cs, sn, B, T, NH, HD, pos);
     be->rope_backward(d_q, d_lp, d_cs, d_sn, B, T, NH, HD, d_pos);
@@ -561,8 +573,8 @@ static void check_layers(const subject *s)
     float *ao = calloc(nq, sizeof(float)), *att = calloc(cpu->attention_floats(B, NH, T, T), sizeof(float));
     float *d_ao = to_dev(be, NULL, sizeof(float) * nq), *d_att = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, T, T));
     d_lp = lp_room(be, nq);
-    cpu->attention_forward(ao, NULL, att, q, k, v, B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
-    be->attention_forward(d_ao, d_lp, d_att, d_q, d_k, d_v, B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
+    cpu->attention_forward(ao, NULL, att, op(q), op(k), op(v), B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
+    be->attention_forward(d_ao, d_lp, d_att, op(d_q), op(d_k), op(d_v), B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
     expect_close(s, "attention_forward", be, d_ao, ao, nq);
     expect_lp("attention_forward", be, d_lp, d_ao, nq);
     float *gq = malloc(sizeof(float) * nq), *dq = calloc(nq, sizeof(float)), *dk = calloc(nkv, sizeof(float)),
@@ -572,12 +584,39 @@ static void check_layers(const subject *s)
           *d_dk = to_dev(be, NULL, sizeof(float) * nkv), *d_dv = to_dev(be, NULL, sizeof(float) * nkv),
           *d_scr = to_dev(be, NULL, sizeof(float) * be->attention_scratch_floats(B, NH, T));
     d_lp = lp_room(be, nkv);
-    cpu->attention_backward(dq, dk, dv, NULL, scr, gq, ao, att, q, k, v, B, T, NH, NKV, HD, seg);
-    be->attention_backward(d_dq, d_dk, d_dv, d_lp, d_scr, d_gq, d_ao, d_att, d_q, d_k, d_v, B, T, NH, NKV, HD, d_seg);
+    cpu->attention_backward(dq, dk, dv, NULL, scr, gq, ao, att, op(q), op(k), op(v), B, T, NH, NKV, HD, seg);
+    be->attention_backward(d_dq, d_dk, d_dv, d_lp, d_scr, d_gq, d_ao, d_att, op(d_q), op(d_k), op(d_v), B, T, NH, NKV, HD,
+                           d_seg);
     expect_close(s, "attention_backward dq", be, d_dq, dq, nq);
     expect_close(s, "attention_backward dk", be, d_dk, dk, nkv);
     expect_close(s, "attention_backward dv", be, d_dv, dv, nkv);
     expect_lp("attention_backward dv", be, d_lp, d_dv, nkv);
+    if (be->round_operand) {
+        /* q, k and v kept in bf16 alone: attention on their bf16 values, on
+         * the tensor cores (T) and on the fp32 kernels, which widen them (9
+         * queries: too few for the tensor cores) */
+        void *q_lp = lp_room(be, nq), *k_lp = lp_room(be, nkv), *v_lp = lp_room(be, nkv);
+        be->round_operand(q_lp, d_q, nq), be->round_operand(k_lp, d_k, nkv), be->round_operand(v_lp, d_v, nkv);
+        dk_operand ql = {NULL, q_lp}, kl = {NULL, k_lp}, vl = {NULL, v_lp};
+        float *qr = malloc(sizeof(float) * nq), *kr = malloc(sizeof(float) * nkv), *vr = malloc(sizeof(float) * nkv);
+        for (size_t i = 0; i < nq; i++) qr[i] = bf16_value(bf16_bits(q[i]));
+        for (size_t i = 0; i < nkv; i++) kr[i] = bf16_value(bf16_bits(k[i])), vr[i] = bf16_value(bf16_bits(v[i]));
+        for (int pass = 0; pass < 2; pass++) {
+            int Tp = pass ? 9 : T;
+            size_t nqp = (size_t)B * Tp * qd, nkvp = (size_t)B * Tp * kvd;
+            const int *sg = pass ? NULL : seg, *d_sg = pass ? NULL : d_seg;
+            cpu->attention_forward(ao, NULL, att, op(qr), op(kr), op(vr), B, Tp, Tp, 0, NULL, NULL, NH, NKV, HD, sg);
+            be->attention_forward(d_ao, NULL, d_att, ql, kl, vl, B, Tp, Tp, 0, NULL, NULL, NH, NKV, HD, d_sg);
+            expect_close(s, "attention_forward (bf16 inputs)", be, d_ao, ao, nqp);
+            cpu->attention_backward(dq, dk, dv, NULL, scr, gq, ao, att, op(qr), op(kr), op(vr), B, Tp, NH, NKV, HD, sg);
+            be->attention_backward(d_dq, d_dk, d_dv, NULL, d_scr, d_gq, d_ao, d_att, ql, kl, vl, B, Tp, NH, NKV, HD, d_sg);
+            expect_close(s, "attention_backward dq (bf16 inputs)", be, d_dq, dq, nqp);
+            expect_close(s, "attention_backward dk (bf16 inputs)", be, d_dk, dk, nkvp);
+            expect_close(s, "attention_backward dv (bf16 inputs)", be, d_dv, dv, nkvp);
+        }
+        be->release(q_lp), be->release(k_lp), be->release(v_lp);
+        free(qr), free(kr), free(vr);
+    }
 
     /* Inference attention: rows continue cached sequences in other slots. */
     int slot[B] = {1, 0}, start[B] = {3, 8};
@@ -590,8 +629,8 @@ static void check_layers(const subject *s)
     float *iatt = calloc(cpu->attention_floats(B, NH, Ti, S), sizeof(float));
     float *d_iatt = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, Ti, S));
     d_lp = lp_room(be, (size_t)B * Ti * qd); /* on the fp32 kernels: too few queries for the tensor cores */
-    cpu->attention_forward(ao, NULL, iatt, q, kc, vc, B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
-    be->attention_forward(d_ao, d_lp, d_iatt, d_q, d_kc, d_vc, B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
+    cpu->attention_forward(ao, NULL, iatt, op(q), op(kc), op(vc), B, Ti, S, 0, start, slot, NH, NKV, HD, NULL);
+    be->attention_forward(d_ao, d_lp, d_iatt, op(d_q), op(d_kc), op(d_vc), B, Ti, S, 0, d_start, d_slot, NH, NKV, HD, NULL);
     expect_close(s, "attention_forward (cache slots)", be, d_ao, ao, (size_t)B * Ti * qd);
     expect_lp("attention_forward (cache slots)", be, d_lp, d_ao, (size_t)B * Ti * qd);
     /* and the new keys and values of such a call into those slots */

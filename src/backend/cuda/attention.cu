@@ -134,7 +134,17 @@ void dk_cuda_allow_smem(const void *kernel, size_t bytes)
     if (i < n) allowed[i].bytes = bytes;
 }
 
-void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v,
+/* The fp32 kernels read fp32: q, k, v kept in bf16 alone (training, so
+ * B * T rows and S = T) are widened first. */
+static void fp32_inputs(const float *f[3], dk_operand q, dk_operand k, dk_operand v, int B, int T, int NH, int NKV, int HD)
+{
+    size_t nq = (size_t)B * T * NH * HD, nkv = (size_t)B * T * NKV * HD;
+    f[0] = dk_cuda_fp32_of(DK_SCRATCH_A, q, nq);
+    f[1] = dk_cuda_fp32_of(DK_SCRATCH_B, k, nkv);
+    f[2] = dk_cuda_fp32_of(DK_SCRATCH_W, v, nkv);
+}
+
+void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v,
                                int B, int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
                                const int *seg)
 {
@@ -144,10 +154,12 @@ void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, 
         dk_cuda_attention_tc_forward(out, out_lp, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
+    const float *f[3];
+    fp32_inputs(f, q, k, v, B, T, NH, NKV, HD);
     size_t smem = forward_smem(HD);
     dk_cuda_allow_smem((const void *)attention_forward_kernel, smem);
     attention_forward_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
-        out, lse, q, k, v, r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
+        out, lse, f[0], f[1], f[2], r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     DK_CUDA_LAUNCHED();
     /* shapes the tensor cores do not take: rounded in a pass of its own */
     if (out_lp) dk_cuda_round_bf16(out_lp, out, (size_t)B * T * NH * HD);
@@ -310,8 +322,8 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
 }
 
 void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
-                                const float *out, const float *lse, const float *q, const float *k, const float *v, int B,
-                                int T, int NH, int NKV, int HD, const int *seg)
+                                const float *out, const float *lse, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                int NH, int NKV, int HD, const int *seg)
 {
     if (B == 0 || T == 0) return;
     attn_rows r = {NULL, NULL, seg, T, T, 0};
@@ -323,15 +335,17 @@ void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void
         dk_cuda_attention_tc_backward(dq, dk, dv, dv_lp, scratch, dout, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
+    const float *f[3];
+    fp32_inputs(f, q, k, v, B, T, NH, NKV, HD);
     size_t smem = dq_smem(HD);
     dk_cuda_allow_smem((const void *)attention_dq_kernel, smem);
     attention_dq_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
-        dq, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
+        dq, dout, lse, scratch, f[0], f[1], f[2], r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
     smem = dkv_smem(HD);
     dk_cuda_allow_smem((const void *)attention_dkv_kernel, smem);
     attention_dkv_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NKV, (unsigned)B), WARPS * 32, smem>>>(
-        dk, dv, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
+        dk, dv, dout, lse, scratch, f[0], f[1], f[2], r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
     if (dv_lp) dk_cuda_round_bf16(dv_lp, dv, (size_t)B * T * NKV * HD);
 }

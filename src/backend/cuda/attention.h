@@ -48,11 +48,12 @@ void dk_cuda_allow_smem(const void *kernel, size_t bytes);
  * a multiple of 16 up to 128, and enough queries to fill their tiles. */
 bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD);
 /* out_lp, dv_lp: NULL, or where out (dv) is also written in bf16. */
-void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v, int B,
+/* q, k, v: fp32 or bf16 (lp, read where given), loaded as bf16 tiles. */
+void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v, int B,
                                   attn_rows r, int NH, int NKV, int HD);
 /* D (B, NH, T): rowsum(dout * out), computed by attention.cu. */
 void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout,
-                                   const float *lse, const float *q, const float *k, const float *v, int B, attn_rows r, int NH,
+                                   const float *lse, dk_operand q, dk_operand k, dk_operand v, int B, attn_rows r, int NH,
                                    int NKV, int HD);
 
 #endif

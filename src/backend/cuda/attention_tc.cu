@@ -2,9 +2,11 @@
  * FlashAttention-2: the attention.cu structure, with each warp's scores,
  * probabilities and sums held in registers as m16n8k16 MMA fragments (bf16
  * operands, fp32 accumulation) and only the bf16 tiles of Q, K, V and dO in
- * shared memory, read by ldmatrix. Q, K, V, dO and the probabilities are
- * rounded to bf16 as they become operands; scores, the online softmax, the
- * output and the gradients stay fp32.
+ * shared memory, read by ldmatrix. Q, K and V come in bf16 from training
+ * (which keeps them so) and are copied in; from inference they come in fp32
+ * and, like dO and the probabilities, are rounded to bf16 as they become
+ * operands. Scores, the online softmax, the output and the gradients stay
+ * fp32.
  *
  * A block takes 64 queries (64 keys in the dk/dv pass), 16 a warp, and
  * streams the other side through shared memory 64 at a time. Each warp owns
@@ -109,12 +111,31 @@ __device__ inline void warp_mma(float c[N / 8][4], const uint32_t a[K / 16][4], 
     }
 }
 
-/* Rows first .. first + 63 of an fp32 matrix (row i at base + i * stride,
+/* Rows first .. first + 63 of a matrix (row i at `at` + i * stride of src,
  * 16-byte aligned) into bf16 shared rows of HD + PAD, zeros from row
- * `limit` on. Loads go out in batches, each issued whole before its first
- * store, so a thread has several in flight at once. */
-template <int HD> __device__ void load_tile(bf16 *dst, const float *__restrict__ base, size_t stride, int first, int limit)
+ * `limit` on: copied where src is kept in bf16 (LP: src.lp), rounded from
+ * fp32 (src.x) otherwise. Loads go out in batches, each issued whole before
+ * its first store, so a thread has several in flight at once. */
+template <int HD, bool LP>
+__device__ void load_tile(bf16 *dst, dk_operand src, size_t at, size_t stride, int first, int limit)
 {
+    if constexpr (LP) {
+        constexpr int PER = TC_TILE * HD / 8 / (TC_WARPS * 32); /* 16-byte chunks (8 values) a thread */
+        const bf16 *base = (const bf16 *)src.lp + at;
+        uint4 x[PER];
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
+            x[u] = first + r < limit ? __ldg((const uint4 *)(base + (size_t)(first + r) * stride + d)) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
+            *(uint4 *)(dst + r * (HD + PAD) + d) = x[u];
+        }
+        return;
+    }
+    const float *__restrict__ base = src.x + at;
     constexpr int PER = TC_TILE * HD / 4 / (TC_WARPS * 32), BATCH = PER < 4 ? PER : 4; /* float4s a thread */
 #pragma unroll
     for (int u0 = 0; u0 < PER; u0 += BATCH) {
@@ -205,10 +226,10 @@ __device__ inline void scale_tile(float s[TC_TILE / 8][4], float sl2, int k0, co
 
 static size_t tile_bytes(int HD) { return sizeof(bf16) * TC_TILE * (size_t)(HD + PAD); }
 
-template <int HD>
+template <int HD, bool LP>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_forward_kernel(float *out, bf16 *out_lp, float *lse, const float *q, const float *k, const float *v, attn_rows r,
-                      int NH, int NKV, float scale)
+    tc_forward_kernel(float *out, bf16 *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v, attn_rows r, int NH,
+                      int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
@@ -216,10 +237,9 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, w = threadIdx.x / 32, p0 = r.p0(b);
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS; /* the longest rows start first */
-    const float *kb = k + r.cache(b, kvs) + (size_t)g * HD, *vb = v + r.cache(b, kvs) + (size_t)g * HD;
-    size_t ob = (size_t)b * T * qs + (size_t)h * HD;
+    size_t kvb = r.cache(b, kvs) + (size_t)g * HD, ob = (size_t)b * T * qs + (size_t)h * HD;
 
-    load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
+    load_tile<HD, LP>(Qs, q, ob, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = r.first_of(b, t0, t_end, klast);
     int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, p0, row, lo, hi);
     __syncthreads();
@@ -230,8 +250,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     float sl2 = scale * LOG2E; /* scores in log2 units: exp2 */
     for (int k0 = kfirst - kfirst % TC_TILE; k0 <= klast; k0 += TC_TILE) {
         __syncthreads();
-        load_tile<HD>(Ks, kb, kvs, k0, klast + 1);
-        load_tile<HD>(Vs, vb, kvs, k0, klast + 1);
+        load_tile<HD, LP>(Ks, k, kvb, kvs, k0, klast + 1);
+        load_tile<HD, LP>(Vs, v, kvb, kvs, k0, klast + 1);
         __syncthreads();
         if (k0 > warp_last) continue; /* the warp's rows see none of these keys */
         float s[TC_TILE / 8][4] = {};
@@ -271,28 +291,46 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         if (lane % 4 == 0 && row[i] < T) lse[((size_t)b * NH + h) * T + row[i]] = (m[i] + log2f(l[i])) / LOG2E;
 }
 
-/* One head size's kernels, chosen at run time among the multiples of 16. */
+/* One head size's kernels, chosen at run time among the multiples of 16,
+ * for q, k and v in bf16 (lp) or in fp32. */
+#define DK_TC_CASE(D, CALL)                                                                                                 \
+    case D:                                                                                                                 \
+        if (lp) {                                                                                                           \
+            CALL(D, true);                                                                                                  \
+        } else {                                                                                                            \
+            CALL(D, false);                                                                                                 \
+        }                                                                                                                   \
+        break;
 #define DK_TC_DISPATCH(HD, CALL)                                                                                            \
     switch (HD) {                                                                                                           \
-    case 16: CALL(16); break;                                                                                               \
-    case 32: CALL(32); break;                                                                                               \
-    case 48: CALL(48); break;                                                                                               \
-    case 64: CALL(64); break;                                                                                               \
-    case 80: CALL(80); break;                                                                                               \
-    case 96: CALL(96); break;                                                                                               \
-    case 112: CALL(112); break;                                                                                             \
-    default: CALL(128); break;                                                                                              \
+        DK_TC_CASE(16, CALL)                                                                                                \
+        DK_TC_CASE(32, CALL)                                                                                                \
+        DK_TC_CASE(48, CALL)                                                                                                \
+        DK_TC_CASE(64, CALL)                                                                                                \
+        DK_TC_CASE(80, CALL)                                                                                                \
+        DK_TC_CASE(96, CALL)                                                                                                \
+        DK_TC_CASE(112, CALL)                                                                                               \
+        DK_TC_CASE(128, CALL)                                                                                               \
     }
 
-void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v, int B,
+/* Whether q, k and v come in bf16: all three are, or none (backend.h). */
+static bool inputs_lp(dk_operand q, dk_operand k, dk_operand v)
+{
+    bool lp = q.lp != NULL;
+    if ((k.lp != NULL) != lp || (v.lp != NULL) != lp) dk_dist_fatal("attention: q, k and v must all be fp32 or all bf16");
+    return lp;
+}
+
+void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v, int B,
                                   attn_rows r, int NH, int NKV, int HD)
 {
     size_t smem = 3 * tile_bytes(HD);
     dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
-#define FORWARD(D)                                                                                                          \
-    dk_cuda_allow_smem((const void *)tc_forward_kernel<D>, smem);                                                           \
-    tc_forward_kernel<D><<<grid, TC_WARPS * 32, smem>>>(out, (bf16 *)out_lp, lse, q, k, v, r, NH, NKV,                  \
-                                                        1.0f / sqrtf((float)HD))
+    bool lp = inputs_lp(q, k, v);
+#define FORWARD(D, LP)                                                                                                      \
+    dk_cuda_allow_smem((const void *)tc_forward_kernel<D, LP>, smem);                                                       \
+    tc_forward_kernel<D, LP><<<grid, TC_WARPS * 32, smem>>>(out, (bf16 *)out_lp, lse, q, k, v, r, NH, NKV,              \
+                                                            1.0f / sqrtf((float)HD))
     DK_TC_DISPATCH(HD, FORWARD)
 #undef FORWARD
     DK_CUDA_LAUNCHED();
@@ -300,10 +338,10 @@ void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, const fl
 
 /* dq = dS K over the key tiles each query sees, dS = P (dP - D) scale,
  * P = exp(S scale - lse), dP = dO V^T. */
-template <int HD>
+template <int HD, bool LP>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q, const float *k,
-                 const float *v, attn_rows r, int NH, int NKV, float scale)
+    tc_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, dk_operand q, dk_operand k, dk_operand v,
+                 attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
@@ -311,10 +349,10 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int w = threadIdx.x / 32;
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
-    const float *kb = k + (size_t)b * T * kvs + (size_t)g * HD, *vb = v + (size_t)b * T * kvs + (size_t)g * HD;
+    size_t kvb = (size_t)b * T * kvs + (size_t)g * HD, qb = (size_t)b * T * qs + (size_t)h * HD;
 
-    load_tile<HD>(Qs, q + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
-    load_tile<HD>(Gs, dout + (size_t)b * T * qs + (size_t)h * HD, qs, t0, T);
+    load_tile<HD, LP>(Qs, q, qb, qs, t0, T);
+    load_tile<HD, false>(Gs, {dout, NULL}, qb, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
     int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, 0, row, lo, hi);
     float lse2[2], Dr[2];
@@ -331,8 +369,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     float acc[HD / 8][4] = {}, sl2 = scale * LOG2E;
     for (int k0 = kfirst - kfirst % TC_TILE; k0 <= t_end; k0 += TC_TILE) {
         __syncthreads();
-        load_tile<HD>(Ks, kb, kvs, k0, t_end + 1);
-        load_tile<HD>(Vs, vb, kvs, k0, t_end + 1);
+        load_tile<HD, LP>(Ks, k, kvb, kvs, k0, t_end + 1);
+        load_tile<HD, LP>(Vs, v, kvb, kvs, k0, t_end + 1);
         __syncthreads();
         if (k0 > warp_last) continue;
         float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
@@ -357,10 +395,10 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
 /* dv = P^T dO and dk = dS^T Q for the block's 64 keys, over the query heads
  * of the group and the query tiles that see them, in order. The scores are
  * formed transposed (keys by queries) so that each warp's keys are its rows. */
-template <int HD>
+template <int HD, bool LP>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, const float *q,
-                  const float *k, const float *v, attn_rows r, int NH, int NKV, float scale)
+    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, dk_operand q,
+                  dk_operand k, dk_operand v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
@@ -370,18 +408,19 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     int b = blockIdx.z, g = blockIdx.y, group = NH / NKV, T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, w = threadIdx.x / 32, j0 = blockIdx.x * TC_ROWS; /* the most-seen keys start first */
 
-    load_tile<HD>(Kk, k + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T);
-    load_tile<HD>(Vk, v + (size_t)b * T * kvs + (size_t)g * HD, kvs, j0, T);
+    size_t kvb = (size_t)b * T * kvs + (size_t)g * HD;
+    load_tile<HD, LP>(Kk, k, kvb, kvs, j0, T);
+    load_tile<HD, LP>(Vk, v, kvb, kvs, j0, T);
     int key[2] = {j0 + 16 * w + lane / 4, j0 + 16 * w + lane / 4 + 8};
     float dka[HD / 8][4] = {}, dva[HD / 8][4] = {}, sl2 = scale * LOG2E;
     for (int hi = 0; hi < group; hi++) {
         int h = g * group + hi;
-        const float *qb = q + (size_t)b * T * qs + (size_t)h * HD, *gb = dout + (size_t)b * T * qs + (size_t)h * HD;
+        size_t qb = (size_t)b * T * qs + (size_t)h * HD;
         /* queries before the block's first key see none of its keys */
         for (int t0 = j0; t0 < T; t0 += TC_TILE) {
             __syncthreads();
-            load_tile<HD>(Qs, qb, qs, t0, T);
-            load_tile<HD>(Gs, gb, qs, t0, T);
+            load_tile<HD, LP>(Qs, q, qb, qs, t0, T);
+            load_tile<HD, false>(Gs, {dout, NULL}, qb, qs, t0, T);
             load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
             __syncthreads();
             uint32_t a[HD / 16][4];
@@ -409,26 +448,26 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         }
     }
     const float one[2] = {1.0f, 1.0f};
-    size_t base = (size_t)b * T * kvs + (size_t)g * HD;
-    store_rows<HD>(dk + base, NULL, kvs, j0 + 16 * w, T, dka, one);
-    store_rows<HD>(dv + base, dv_lp ? dv_lp + base : NULL, kvs, j0 + 16 * w, T, dva, one);
+    store_rows<HD>(dk + kvb, NULL, kvs, j0 + 16 * w, T, dka, one);
+    store_rows<HD>(dv + kvb, dv_lp ? dv_lp + kvb : NULL, kvs, j0 + 16 * w, T, dva, one);
 }
 
 void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout,
-                                   const float *lse, const float *q, const float *k, const float *v, int B, attn_rows r, int NH,
+                                   const float *lse, dk_operand q, dk_operand k, dk_operand v, int B, attn_rows r, int NH,
                                    int NKV, int HD)
 {
     float scale = 1.0f / sqrtf((float)HD);
     size_t dq_smem = 4 * tile_bytes(HD), dkv_smem = 4 * tile_bytes(HD) + 3 * TC_TILE * sizeof(float);
     dim3 dq_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B),
         dkv_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NKV, (unsigned)B);
-#define BACKWARD(D_)                                                                                                        \
-    dk_cuda_allow_smem((const void *)tc_dq_kernel<D_>, dq_smem);                                                            \
-    tc_dq_kernel<D_><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, dout, lse, D, q, k, v, r, NH, NKV, scale);                    \
+    bool lp = inputs_lp(q, k, v);
+#define BACKWARD(D_, LP)                                                                                                    \
+    dk_cuda_allow_smem((const void *)tc_dq_kernel<D_, LP>, dq_smem);                                                        \
+    tc_dq_kernel<D_, LP><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, dout, lse, D, q, k, v, r, NH, NKV, scale);                \
     DK_CUDA_LAUNCHED();                                                                                                     \
-    dk_cuda_allow_smem((const void *)tc_dkv_kernel<D_>, dkv_smem);                                                          \
-    tc_dkv_kernel<D_><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, (bf16 *)dv_lp, dout, lse, D, q, k, v, r, NH, NKV, \
-                                                             scale)
+    dk_cuda_allow_smem((const void *)tc_dkv_kernel<D_, LP>, dkv_smem);                                                      \
+    tc_dkv_kernel<D_, LP><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, (bf16 *)dv_lp, dout, lse, D, q, k, v, r, NH,   \
+                                                                 NKV, scale)
     DK_TC_DISPATCH(HD, BACKWARD)
 #undef BACKWARD
     DK_CUDA_LAUNCHED();

@@ -78,15 +78,15 @@ static void cuda_zero(void *p, size_t bytes) { DK_CUDA(cudaMemsetAsync(p, 0, byt
     {                                                                                                                    \
         dk_cuda_matmul_backward(bf16, dinp, dw, dout, inp, w, N, IC, OC, acc);                                          \
     }                                                                                                                    \
-    static void attention_forward_##suffix(float *out, void *out_lp, float *lse, const float *q, const float *k,        \
-                                           const float *v, int B, int T, int S, int pos0, const int *start,             \
+    static void attention_forward_##suffix(float *out, void *out_lp, float *lse, dk_operand q, dk_operand k,            \
+                                           dk_operand v, int B, int T, int S, int pos0, const int *start,                \
                                            const int *slot, int NH, int NKV, int HD, const int *seg)                     \
     {                                                                                                                    \
         dk_cuda_attention_forward(bf16, out, out_lp, lse, q, k, v, B, T, S, pos0, start, slot, NH, NKV, HD, seg);       \
     }                                                                                                                    \
     static void attention_backward_##suffix(float *dq, float *dk, float *dv, void *dv_lp, float *scratch,                \
-                                            const float *dout, const float *out, const float *lse, const float *q,       \
-                                            const float *k, const float *v, int B, int T, int NH, int NKV, int HD,       \
+                                            const float *dout, const float *out, const float *lse, dk_operand q,         \
+                                            dk_operand k, dk_operand v, int B, int T, int NH, int NKV, int HD,           \
                                             const int *seg)                                                              \
     {                                                                                                                    \
         dk_cuda_attention_backward(bf16, dq, dk, dv, dv_lp, scratch, dout, out, lse, q, k, v, B, T, NH, NKV, HD, seg);   \

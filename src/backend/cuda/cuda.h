@@ -47,6 +47,9 @@ void dk_cuda_matmul_forward(bool bf16, float *out, void *out_lp, dk_operand inp,
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
                              int IC, int OC, bool accumulate);
 void dk_cuda_round_bf16(void *dst, const float *x, size_t n);
+/* An input as fp32: x.x itself, or x.lp's n bf16 values widened into
+ * scratch `slot` where there is no x.x. */
+const float *dk_cuda_fp32_of(int slot, dk_operand x, size_t n);
 /* Where a kernel writes an output value: into out (when not NULL) and, when
  * lp is not NULL, its bf16 rounding into lp (backend.h's *_lp outputs). */
 __device__ inline void dk_store(float *out, __nv_bfloat16 *lp, size_t i, float v)
@@ -69,8 +72,8 @@ void dk_cuda_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float 
                              float eps);
 void dk_cuda_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const float *dout, const float *inp,
                               const float *weight, const float *rstd, int N, int C);
-void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
-                          const int *pos);
+void dk_cuda_rope_forward(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                          int pos0, const int *pos);
 void dk_cuda_rope_backward(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
                            const int *pos);
 void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
@@ -83,12 +86,12 @@ void dk_cuda_residual_forward(float *out, const float *a, const float *b, long n
 /* attention.cu */
 size_t dk_cuda_attention_floats(int B, int NH, int T, int S);
 size_t dk_cuda_attention_scratch_floats(int B, int NH, int T);
-void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, const float *q, const float *k, const float *v,
+void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v,
                                int B, int T, int S, int pos0, const int *start, const int *slot, int NH, int NKV, int HD,
                                const int *seg);
 void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void *dv_lp, float *scratch, const float *dout,
-                                const float *out, const float *lse, const float *q, const float *k, const float *v, int B,
-                                int T, int NH, int NKV, int HD, const int *seg);
+                                const float *out, const float *lse, dk_operand q, dk_operand k, dk_operand v, int B, int T,
+                                int NH, int NKV, int HD, const int *seg);
 
 /* classifier.cu */
 size_t dk_cuda_logits_floats(int N, int V);

@@ -168,10 +168,10 @@ static void rope(float *x, void *x_lp, const float *cos_t, const float *sin_t, i
     DK_CUDA_LAUNCHED();
 }
 
-void dk_cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
-                          const int *pos)
+void dk_cuda_rope_forward(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,
+                          int pos0, const int *pos)
 {
-    rope(x, NULL, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
+    rope(x, x_lp, cos_t, sin_t, B, T, H, HD, pos0, pos, 1.0f);
 }
 
 void dk_cuda_rope_backward(float *dx, void *dx_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD,

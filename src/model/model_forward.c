@@ -110,8 +110,9 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     be->rope_forward(q, q_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
     be->rope_forward(knew, k_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
     if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
-    be->attention_forward(atty, atty_lp, att, operand(q, q_lp), operand(k, k_lp), operand(v, v_lp), B, T, S, pos0, ri->start,
-                          ri->slot, NH, NKV, HD, ri->seg);
+    /* kept in bf16, q, k and v are read in bf16 alone, as the backward reads them */
+    be->attention_forward(atty, atty_lp, att, operand(kept16 ? NULL : q, q_lp), operand(kept16 ? NULL : k, k_lp),
+                          operand(v, v_lp), B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
     linear(m, res_mid, NULL, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
 
     be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);

@@ -22,10 +22,10 @@ typedef struct {
     float grad_scale; /* the clipping factor */
 } dk_adamw_args;
 
-/* An input of a matmul: x, and lp, NULL or x already rounded to bf16 by the
- * backend (round_operand, or a layer that wrote it beside its output). bf16
- * backends take lp where there is one, and x may then be NULL; fp32
- * backends read x alone. */
+/* An input in fp32 (x) and/or bf16 (lp): lp is NULL, or x rounded to bf16
+ * by the backend (round_operand, or the layer that wrote x), or the tensor
+ * itself where it is kept in bf16 alone (x NULL). bf16 backends read lp
+ * where there is one; fp32 backends read x alone. */
 typedef struct {
     const float *x;
     const void *lp;
@@ -93,7 +93,8 @@ typedef struct dk_backend {
      * from position start[b] (NULL: pos0). */
     void (*kv_store)(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
                      int T, int S, int pos0, int kvd);
-    /* gate and up: fp32, or (bf16 backends) in bf16 alone, as lp. */
+    /* gate and up: fp32, or (backends with bf16_products, in training) in
+     * bf16 alone, as lp. */
     void (*swiglu_forward)(float *h, void *h_lp, dk_operand gate, dk_operand up, long n);
     void (*swiglu_backward)(float *dgate, float *dup, void *dgate_lp, void *dup_lp, const float *dh, dk_operand gate,
                             dk_operand up, long n);

@@ -4,9 +4,9 @@
  * operands, fp32 accumulation) and only the bf16 tiles of Q, K, V and dO in
  * shared memory, read by ldmatrix. Q, K and V come in bf16 from training
  * (which keeps them so) and are copied in; from inference they come in fp32
- * and, like dO and the probabilities, are rounded to bf16 as they become
- * operands. Scores, the online softmax, the output and the gradients stay
- * fp32.
+ * and, like the probabilities, are rounded to bf16 as they become operands.
+ * dO is rounded to bf16 once, before the backward's passes. Scores, the
+ * online softmax, the output and the gradients stay fp32.
  *
  * A block takes 64 queries (64 keys in the dk/dv pass), 16 a warp, and
  * streams the other side through shared memory 64 at a time. Each warp owns
@@ -340,7 +340,7 @@ void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, dk_opera
  * P = exp(S scale - lse), dP = dO V^T. */
 template <int HD, bool LP>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, dk_operand q, dk_operand k, dk_operand v,
+    tc_dq_kernel(float *dq, const bf16 *dout, const float *lse, const float *D, dk_operand q, dk_operand k, dk_operand v,
                  attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
@@ -352,7 +352,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     size_t kvb = (size_t)b * T * kvs + (size_t)g * HD, qb = (size_t)b * T * qs + (size_t)h * HD;
 
     load_tile<HD, LP>(Qs, q, qb, qs, t0, T);
-    load_tile<HD, false>(Gs, {dout, NULL}, qb, qs, t0, T);
+    load_tile<HD, true>(Gs, {NULL, dout}, qb, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
     int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, 0, row, lo, hi);
     float lse2[2], Dr[2];
@@ -397,7 +397,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
  * formed transposed (keys by queries) so that each warp's keys are its rows. */
 template <int HD, bool LP>
 __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
-    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const float *dout, const float *lse, const float *D, dk_operand q,
+    tc_dkv_kernel(float *dk, float *dv, bf16 *dv_lp, const bf16 *dout, const float *lse, const float *D, dk_operand q,
                   dk_operand k, dk_operand v, attn_rows r, int NH, int NKV, float scale)
 {
     extern __shared__ __align__(128) unsigned char raw[];
@@ -420,7 +420,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
         for (int t0 = j0; t0 < T; t0 += TC_TILE) {
             __syncthreads();
             load_tile<HD, LP>(Qs, q, qb, qs, t0, T);
-            load_tile<HD, false>(Gs, {dout, NULL}, qb, qs, t0, T);
+            load_tile<HD, true>(Gs, {NULL, dout}, qb, qs, t0, T);
             load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
             __syncthreads();
             uint32_t a[HD / 16][4];
@@ -461,12 +461,18 @@ void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp,
     dim3 dq_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B),
         dkv_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NKV, (unsigned)B);
     bool lp = inputs_lp(q, k, v);
+    /* dO, rounded to bf16 once: the dk/dv pass loads each of its tiles
+     * again for every block of keys its queries see (the same values the
+     * tiles were rounded to on each load before) */
+    size_t ng = (size_t)B * r.T * NH * HD;
+    bf16 *g = (bf16 *)dk_cuda_scratch(DK_SCRATCH_A, ng * sizeof(bf16));
+    dk_cuda_round_bf16(g, dout, ng);
 #define BACKWARD(D_, LP)                                                                                                    \
     dk_cuda_allow_smem((const void *)tc_dq_kernel<D_, LP>, dq_smem);                                                        \
-    tc_dq_kernel<D_, LP><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, dout, lse, D, q, k, v, r, NH, NKV, scale);                \
+    tc_dq_kernel<D_, LP><<<dq_grid, TC_WARPS * 32, dq_smem>>>(dq, g, lse, D, q, k, v, r, NH, NKV, scale);                   \
     DK_CUDA_LAUNCHED();                                                                                                     \
     dk_cuda_allow_smem((const void *)tc_dkv_kernel<D_, LP>, dkv_smem);                                                      \
-    tc_dkv_kernel<D_, LP><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, (bf16 *)dv_lp, dout, lse, D, q, k, v, r, NH,   \
+    tc_dkv_kernel<D_, LP><<<dkv_grid, TC_WARPS * 32, dkv_smem>>>(dk, dv, (bf16 *)dv_lp, g, lse, D, q, k, v, r, NH,      \
                                                                  NKV, scale)
     DK_TC_DISPATCH(HD, BACKWARD)
 #undef BACKWARD

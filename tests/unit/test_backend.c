@@ -591,32 +591,6 @@ static void check_layers(const subject *s)
     expect_close(s, "attention_backward dk", be, d_dk, dk, nkv);
     expect_close(s, "attention_backward dv", be, d_dv, dv, nkv);
     expect_lp("attention_backward dv", be, d_lp, d_dv, nkv);
-    if (be->round_operand) {
-        /* q, k and v kept in bf16 alone: attention on their bf16 values, on
-         * the tensor cores (T) and on the fp32 kernels, which widen them (9
-         * queries: too few for the tensor cores) */
-        void *q_lp = lp_room(be, nq), *k_lp = lp_room(be, nkv), *v_lp = lp_room(be, nkv);
-        be->round_operand(q_lp, d_q, nq), be->round_operand(k_lp, d_k, nkv), be->round_operand(v_lp, d_v, nkv);
-        dk_operand ql = {NULL, q_lp}, kl = {NULL, k_lp}, vl = {NULL, v_lp};
-        float *qr = malloc(sizeof(float) * nq), *kr = malloc(sizeof(float) * nkv), *vr = malloc(sizeof(float) * nkv);
-        for (size_t i = 0; i < nq; i++) qr[i] = bf16_value(bf16_bits(q[i]));
-        for (size_t i = 0; i < nkv; i++) kr[i] = bf16_value(bf16_bits(k[i])), vr[i] = bf16_value(bf16_bits(v[i]));
-        for (int pass = 0; pass < 2; pass++) {
-            int Tp = pass ? 9 : T;
-            size_t nqp = (size_t)B * Tp * qd, nkvp = (size_t)B * Tp * kvd;
-            const int *sg = pass ? NULL : seg, *d_sg = pass ? NULL : d_seg;
-            cpu->attention_forward(ao, NULL, att, op(qr), op(kr), op(vr), B, Tp, Tp, 0, NULL, NULL, NH, NKV, HD, sg);
-            be->attention_forward(d_ao, NULL, d_att, ql, kl, vl, B, Tp, Tp, 0, NULL, NULL, NH, NKV, HD, d_sg);
-            expect_close(s, "attention_forward (bf16 inputs)", be, d_ao, ao, nqp);
-            cpu->attention_backward(dq, dk, dv, NULL, scr, gq, ao, att, op(qr), op(kr), op(vr), B, Tp, NH, NKV, HD, sg);
-            be->attention_backward(d_dq, d_dk, d_dv, NULL, d_scr, d_gq, d_ao, d_att, ql, kl, vl, B, Tp, NH, NKV, HD, d_sg);
-            expect_close(s, "attention_backward dq (bf16 inputs)", be, d_dq, dq, nqp);
-            expect_close(s, "attention_backward dk (bf16 inputs)", be, d_dk, dk, nkvp);
-            expect_close(s, "attention_backward dv (bf16 inputs)", be, d_dv, dv, nkvp);
-        }
-        be->release(q_lp), be->release(k_lp), be->release(v_lp);
-        free(qr), free(kr), free(vr);
-    }
 
     /* Inference attention: rows continue cached sequences in other slots. */
     int slot[B] = {1, 0}, start[B] = {3, 8};
@@ -678,6 +652,56 @@ static void check_layers(const subject *s)
     for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) be->release(devs[i]);
     void *hosts[] = {x, w, g, out, rstd, dx, dw, wv, mo, gy, dwv, h, d2, q, k, v, ao, att, gq, dq, dk, dv, scr, kc, vc, iatt,
                      losses, lse, logits, m1, v1};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) free(hosts[i]);
+}
+
+/* Attention on q, k and v kept in bf16 alone, forward and backward, with a
+ * row that packs two sequences, against the CPU on the same bf16 values:
+ * for T of 150, over several tiles of keys (the tensor-core kernels stream
+ * them through two buffers, each step's copied while the step before
+ * computes); for T of 9, on the fp32 kernels (too few queries for the
+ * tensor cores), which widen them first. */
+static void check_attention_bf16(const subject *s, int T)
+{
+    const dk_backend *be = s->be, *cpu = dk_backend_cpu();
+    if (!be->round_operand) return;
+    enum { B = 2, NH = 4, NKV = 2, HD = 16 };
+    size_t nq = (size_t)B * T * NH * HD, nkv = (size_t)B * T * NKV * HD;
+    dk_rng r;
+    dk_rng_seed(&r, 23);
+    float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv), *v = malloc(sizeof(float) * nkv),
+          *g = malloc(sizeof(float) * nq);
+    fill(q, nq, &r, 1.0), fill(k, nkv, &r, 1.0), fill(v, nkv, &r, 1.0), fill(g, nq, &r, 1.0);
+    /* the CPU gets the bf16 values, the backend the bf16 copies alone */
+    for (size_t i = 0; i < nq; i++) q[i] = bf16_value(bf16_bits(q[i]));
+    for (size_t i = 0; i < nkv; i++) k[i] = bf16_value(bf16_bits(k[i])), v[i] = bf16_value(bf16_bits(v[i]));
+    int *seg = malloc(sizeof(int) * B * T);
+    for (int t = 0; t < T; t++) seg[t] = t >= T / 2 ? T / 2 : 0, seg[T + t] = 0;
+    float *d_f = to_dev(be, q, sizeof(float) * nq);
+    void *q_lp = lp_room(be, nq), *k_lp = lp_room(be, nkv), *v_lp = lp_room(be, nkv);
+    be->round_operand(q_lp, d_f, nq);
+    be->upload(d_f, k, sizeof(float) * nkv), be->round_operand(k_lp, d_f, nkv);
+    be->upload(d_f, v, sizeof(float) * nkv), be->round_operand(v_lp, d_f, nkv);
+    dk_operand ql = {NULL, q_lp}, kl = {NULL, k_lp}, vl = {NULL, v_lp};
+    float *out = calloc(nq, sizeof(float)), *att = calloc(cpu->attention_floats(B, NH, T, T), sizeof(float));
+    float *dq = calloc(nq, sizeof(float)), *dk = calloc(nkv, sizeof(float)), *dv = calloc(nkv, sizeof(float));
+    float *scr = calloc(cpu->attention_scratch_floats(B, NH, T), sizeof(float));
+    float *d_out = to_dev(be, NULL, sizeof(float) * nq), *d_att = to_dev(be, NULL, sizeof(float) * be->attention_floats(B, NH, T, T));
+    float *d_g = to_dev(be, g, sizeof(float) * nq), *d_dq = to_dev(be, NULL, sizeof(float) * nq);
+    float *d_dk = to_dev(be, NULL, sizeof(float) * nkv), *d_dv = to_dev(be, NULL, sizeof(float) * nkv);
+    float *d_scr = to_dev(be, NULL, sizeof(float) * be->attention_scratch_floats(B, NH, T));
+    int *d_seg = to_dev(be, seg, sizeof(int) * B * T);
+    cpu->attention_forward(out, NULL, att, op(q), op(k), op(v), B, T, T, 0, NULL, NULL, NH, NKV, HD, seg);
+    be->attention_forward(d_out, NULL, d_att, ql, kl, vl, B, T, T, 0, NULL, NULL, NH, NKV, HD, d_seg);
+    expect_close(s, "attention_forward (bf16 inputs)", be, d_out, out, nq);
+    cpu->attention_backward(dq, dk, dv, NULL, scr, g, out, att, op(q), op(k), op(v), B, T, NH, NKV, HD, seg);
+    be->attention_backward(d_dq, d_dk, d_dv, NULL, d_scr, d_g, d_out, d_att, ql, kl, vl, B, T, NH, NKV, HD, d_seg);
+    expect_close(s, "attention_backward dq (bf16 inputs)", be, d_dq, dq, nq);
+    expect_close(s, "attention_backward dk (bf16 inputs)", be, d_dk, dk, nkv);
+    expect_close(s, "attention_backward dv (bf16 inputs)", be, d_dv, dv, nkv);
+    void *devs[] = {d_f, q_lp, k_lp, v_lp, d_out, d_att, d_g, d_dq, d_dk, d_dv, d_scr, d_seg};
+    for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) be->release(devs[i]);
+    void *hosts[] = {q, k, v, g, out, att, dq, dk, dv, scr, seg};
     for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) free(hosts[i]);
 }
 
@@ -982,7 +1006,12 @@ static const subject *usable(void **state)
     return s;
 }
 
-static void test_layers(void **state) { check_layers(usable(state)); }
+static void test_layers(void **state)
+{
+    check_layers(usable(state));
+    check_attention_bf16(usable(state), 150);
+    check_attention_bf16(usable(state), 9);
+}
 static void test_training(void **state) { check_training(usable(state)); }
 static void test_decoding(void **state) { check_decoding(usable(state)); }
 static void test_bf16_copies(void **state) { check_bf16_copies(usable(state)); }

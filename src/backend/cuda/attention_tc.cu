@@ -9,7 +9,8 @@
  * online softmax, the output and the gradients stay fp32.
  *
  * A block takes 64 queries (64 keys in the dk/dv pass), 16 a warp, and
- * streams the other side through shared memory 64 at a time. Each warp owns
+ * streams the other side through shared memory 64 at a time (with bf16
+ * inputs by cp.async, one step ahead: begin_step). Each warp owns
  * its rows from start to end and every sum runs in one fixed order: no
  * atomics, the same bits on every run. Needs sm_80 or later (bf16 MMA).
  * Shapes as attention.cu. */
@@ -154,6 +155,93 @@ __device__ void load_tile(bf16 *dst, dk_operand src, size_t at, size_t stride, i
     }
 }
 
+/* 16 bytes from global to shared memory by cp.async, zeros where !in (no
+ * bytes read); commit closes a group of them, wait_newest_open waits for
+ * all the groups but the newest. */
+__device__ inline void copy16_async(bf16 *dst, const bf16 *src, bool in)
+{
+#if __CUDA_ARCH__ >= 800
+    unsigned at = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(at), "l"(src), "r"(in ? 16 : 0) : "memory");
+#endif
+}
+__device__ inline void async_commit()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+__device__ inline void async_wait_newest_open()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;" ::: "memory");
+#endif
+}
+
+/* As load_tile of a bf16 matrix, but by cp.async: the copies are in flight
+ * when it returns. */
+template <int HD> __device__ void copy_tile_async(bf16 *dst, const void *src, size_t at, size_t stride, int first, int limit)
+{
+    constexpr int PER = TC_TILE * HD / 8 / (TC_WARPS * 32);
+    const bf16 *base = (const bf16 *)src + at;
+#pragma unroll
+    for (int u = 0; u < PER; u++) {
+        int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
+        bool in = first + r < limit;
+        copy16_async(dst + r * (HD + PAD) + d, in ? base + (size_t)(first + r) * stride + d : base, in);
+    }
+}
+
+/* The two tiles a loop streams through shared memory step by step (K and
+ * V, or Q and dO), of matrices a and b at the same offsets: a step reads
+ * rows cur.first .. + 63 from cur.at. With LP (both in bf16) each step's
+ * tiles were copied by cp.async during the step before, into the other of
+ * two buffers (begin_stream starts the first step's), so their loads
+ * overlap the mma; without, each step loads (and rounds, b being bf16 with
+ * B16) its own into buffer 0. The buffers alternate a, b, a, b from a0 (b0
+ * is a0's next tile): step s reads buffer stream_buffer(s). A step is
+ * begin_step, its reads of the tiles, then end_step; next.first < 0 when
+ * there is no next step. */
+struct tile_at {
+    size_t at;
+    int first;
+};
+
+template <bool LP> __device__ inline int stream_buffer(int step) { return LP ? step % 2 : 0; }
+template <int HD> __device__ inline bf16 *buffer(bf16 *first, int i) { return first + i * 2 * TC_TILE * (HD + PAD); }
+
+template <int HD, bool LP>
+__device__ void begin_stream(bf16 *a0, bf16 *b0, dk_operand a, dk_operand b, size_t stride, int limit, tile_at first)
+{
+    if constexpr (LP) {
+        copy_tile_async<HD>(a0, a.lp, first.at, stride, first.first, limit);
+        copy_tile_async<HD>(b0, b.lp, first.at, stride, first.first, limit);
+        async_commit();
+    }
+}
+
+template <int HD, bool LP, bool B16 = LP>
+__device__ void begin_step(bf16 *a0, bf16 *b0, int step, dk_operand a, dk_operand b, size_t stride, int limit, tile_at cur,
+                           tile_at next)
+{
+    if constexpr (LP) {
+        if (next.first >= 0) {
+            int i = stream_buffer<LP>(step + 1);
+            copy_tile_async<HD>(buffer<HD>(a0, i), a.lp, next.at, stride, next.first, limit);
+            copy_tile_async<HD>(buffer<HD>(b0, i), b.lp, next.at, stride, next.first, limit);
+        }
+        async_commit(); /* empty at the last step: the wait below counts groups */
+        async_wait_newest_open();
+    } else {
+        load_tile<HD, false>(a0, a, cur.at, stride, cur.first, limit);
+        load_tile<HD, B16>(b0, b, cur.at, stride, cur.first, limit);
+    }
+    __syncthreads();
+}
+
+/* The step's tiles are read: their buffers may be refilled. */
+__device__ inline void end_step() { __syncthreads(); }
+
 /* Max (or sum) of a row over the four lanes that hold it, in a fixed order. */
 __device__ inline float quad_max(float x)
 {
@@ -233,7 +321,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
-    bf16 *Qs = (bf16 *)raw, *Ks = Qs + TC_TILE * ld, *Vs = Ks + TC_TILE * ld;
+    /* Q, then K and V (two of each with LP) */
+    bf16 *Qs = (bf16 *)raw, *K0 = Qs + TC_TILE * ld, *V0 = K0 + TC_TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, w = threadIdx.x / 32, p0 = r.p0(b);
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS; /* the longest rows start first */
@@ -242,48 +331,50 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     load_tile<HD, LP>(Qs, q, ob, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, klast = p0 + t_end, kfirst = r.first_of(b, t0, t_end, klast);
     int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, p0, row, lo, hi);
+    int kstart = kfirst - kfirst % TC_TILE;
+    begin_stream<HD, LP>(K0, V0, k, v, kvs, klast + 1, {kvb, kstart});
     __syncthreads();
     uint32_t qa[HD / 16][4];
     load_a<HD>(qa, Qs + 16 * w * ld, ld);
 
     float o[HD / 8][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     float sl2 = scale * LOG2E; /* scores in log2 units: exp2 */
-    for (int k0 = kfirst - kfirst % TC_TILE; k0 <= klast; k0 += TC_TILE) {
-        __syncthreads();
-        load_tile<HD, LP>(Ks, k, kvb, kvs, k0, klast + 1);
-        load_tile<HD, LP>(Vs, v, kvb, kvs, k0, klast + 1);
-        __syncthreads();
-        if (k0 > warp_last) continue; /* the warp's rows see none of these keys */
-        float s[TC_TILE / 8][4] = {};
-        warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
-        scale_tile(s, sl2, k0, lo, hi);
-        float mx[2] = {m[0], m[1]};
+    for (int k0 = kstart, step = 0; k0 <= klast; k0 += TC_TILE, step++) {
+        begin_step<HD, LP>(K0, V0, step, k, v, kvs, klast + 1, {kvb, k0}, {kvb, k0 + TC_TILE <= klast ? k0 + TC_TILE : -1});
+        const bf16 *Ks = buffer<HD>(K0, stream_buffer<LP>(step)), *Vs = buffer<HD>(V0, stream_buffer<LP>(step));
+        if (k0 <= warp_last) { /* else the warp's rows see none of these keys */
+            float s[TC_TILE / 8][4] = {};
+            warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
+            scale_tile(s, sl2, k0, lo, hi);
+            float mx[2] = {m[0], m[1]};
 #pragma unroll
-        for (int j = 0; j < TC_TILE / 8; j++)
+            for (int j = 0; j < TC_TILE / 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) mx[e / 2] = fmaxf(mx[e / 2], s[j][e]);
-        float alpha[2], sum[2] = {0.0f, 0.0f};
-        for (int i = 0; i < 2; i++) {
-            mx[i] = quad_max(mx[i]);
-            alpha[i] = mx[i] == -INFINITY ? 1.0f : exp2f(m[i] - mx[i]);
-            m[i] = mx[i];
-        }
-#pragma unroll
-        for (int j = 0; j < TC_TILE / 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int i = e / 2;
-                /* summed as rounded for P V, so each row's weights sum to 1 */
-                float p = s[j][e] == -INFINITY ? 0.0f : __bfloat162float(__float2bfloat16_rn(exp2f(s[j][e] - m[i])));
-                s[j][e] = p;
-                sum[i] += p;
+                for (int e = 0; e < 4; e++) mx[e / 2] = fmaxf(mx[e / 2], s[j][e]);
+            float alpha[2], sum[2] = {0.0f, 0.0f};
+            for (int i = 0; i < 2; i++) {
+                mx[i] = quad_max(mx[i]);
+                alpha[i] = mx[i] == -INFINITY ? 1.0f : exp2f(m[i] - mx[i]);
+                m[i] = mx[i];
             }
-        for (int i = 0; i < 2; i++) l[i] = l[i] * alpha[i] + sum[i];
 #pragma unroll
-        for (int n = 0; n < HD / 8; n++) o[n][0] *= alpha[0], o[n][1] *= alpha[0], o[n][2] *= alpha[1], o[n][3] *= alpha[1];
-        uint32_t pa[TC_TILE / 16][4];
-        acc_to_a<TC_TILE>(pa, s);
-        warp_mma<TC_TILE, HD, false>(o, pa, Vs, ld);
+            for (int j = 0; j < TC_TILE / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int i = e / 2;
+                    /* summed as rounded for P V, so each row's weights sum to 1 */
+                    float p = s[j][e] == -INFINITY ? 0.0f : __bfloat162float(__float2bfloat16_rn(exp2f(s[j][e] - m[i])));
+                    s[j][e] = p;
+                    sum[i] += p;
+                }
+            for (int i = 0; i < 2; i++) l[i] = l[i] * alpha[i] + sum[i];
+#pragma unroll
+            for (int n = 0; n < HD / 8; n++) o[n][0] *= alpha[0], o[n][1] *= alpha[0], o[n][2] *= alpha[1], o[n][3] *= alpha[1];
+            uint32_t pa[TC_TILE / 16][4];
+            acc_to_a<TC_TILE>(pa, s);
+            warp_mma<TC_TILE, HD, false>(o, pa, Vs, ld);
+        }
+        end_step();
     }
     for (int i = 0; i < 2; i++) l[i] = quad_sum(l[i]);
     store_rows<HD>(out + ob, out_lp ? out_lp + ob : NULL, qs, t0 + 16 * w, T, o, l);
@@ -324,9 +415,9 @@ static bool inputs_lp(dk_operand q, dk_operand k, dk_operand v)
 void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v, int B,
                                   attn_rows r, int NH, int NKV, int HD)
 {
-    size_t smem = 3 * tile_bytes(HD);
-    dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
     bool lp = inputs_lp(q, k, v);
+    size_t smem = (lp ? 5 : 3) * tile_bytes(HD); /* with bf16 inputs, two of each streamed tile */
+    dim3 grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B);
 #define FORWARD(D, LP)                                                                                                      \
     dk_cuda_allow_smem((const void *)tc_forward_kernel<D, LP>, smem);                                                       \
     tc_forward_kernel<D, LP><<<grid, TC_WARPS * 32, smem>>>(out, (bf16 *)out_lp, lse, q, k, v, r, NH, NKV,              \
@@ -345,7 +436,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
-    bf16 *Qs = (bf16 *)raw, *Gs = Qs + TC_TILE * ld, *Ks = Gs + TC_TILE * ld, *Vs = Ks + TC_TILE * ld;
+    /* Q, dO, then K and V (two of each with LP) */
+    bf16 *Qs = (bf16 *)raw, *Gs = Qs + TC_TILE * ld, *K0 = Gs + TC_TILE * ld, *V0 = K0 + TC_TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int w = threadIdx.x / 32;
     int t0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
@@ -355,6 +447,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     load_tile<HD, true>(Gs, {NULL, dout}, qb, qs, t0, T);
     int t_end = min(t0 + TC_ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
     int row[2], lo[2], hi[2], warp_last = lane_rows(r, b, t0, 0, row, lo, hi);
+    int kstart = kfirst - kfirst % TC_TILE;
+    begin_stream<HD, LP>(K0, V0, k, v, kvs, t_end + 1, {kvb, kstart});
     float lse2[2], Dr[2];
     for (int i = 0; i < 2; i++) {
         size_t at = ((size_t)b * NH + h) * T + row[i];
@@ -367,26 +461,26 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     load_a<HD>(ga, Gs + 16 * w * ld, ld);
 
     float acc[HD / 8][4] = {}, sl2 = scale * LOG2E;
-    for (int k0 = kfirst - kfirst % TC_TILE; k0 <= t_end; k0 += TC_TILE) {
-        __syncthreads();
-        load_tile<HD, LP>(Ks, k, kvb, kvs, k0, t_end + 1);
-        load_tile<HD, LP>(Vs, v, kvb, kvs, k0, t_end + 1);
-        __syncthreads();
-        if (k0 > warp_last) continue;
-        float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
-        warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
-        warp_mma<HD, TC_TILE, true>(dp, ga, Vs, ld);
-        scale_tile(s, sl2, k0, lo, hi);
+    for (int k0 = kstart, step = 0; k0 <= t_end; k0 += TC_TILE, step++) {
+        begin_step<HD, LP>(K0, V0, step, k, v, kvs, t_end + 1, {kvb, k0}, {kvb, k0 + TC_TILE <= t_end ? k0 + TC_TILE : -1});
+        const bf16 *Ks = buffer<HD>(K0, stream_buffer<LP>(step)), *Vs = buffer<HD>(V0, stream_buffer<LP>(step));
+        if (k0 <= warp_last) {
+            float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
+            warp_mma<HD, TC_TILE, true>(s, qa, Ks, ld);
+            warp_mma<HD, TC_TILE, true>(dp, ga, Vs, ld);
+            scale_tile(s, sl2, k0, lo, hi);
 #pragma unroll
-        for (int j = 0; j < TC_TILE / 8; j++)
+            for (int j = 0; j < TC_TILE / 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int i = e / 2;
-                s[j][e] = exp2f(s[j][e] - lse2[i]) * (dp[j][e] - Dr[i]) * scale; /* exp2(-inf) = 0: unseen keys */
-            }
-        uint32_t dsa[TC_TILE / 16][4];
-        acc_to_a<TC_TILE>(dsa, s);
-        warp_mma<TC_TILE, HD, false>(acc, dsa, Ks, ld);
+                for (int e = 0; e < 4; e++) {
+                    int i = e / 2;
+                    s[j][e] = exp2f(s[j][e] - lse2[i]) * (dp[j][e] - Dr[i]) * scale; /* exp2(-inf) = 0: unseen keys */
+                }
+            uint32_t dsa[TC_TILE / 16][4];
+            acc_to_a<TC_TILE>(dsa, s);
+            warp_mma<TC_TILE, HD, false>(acc, dsa, Ks, ld);
+        }
+        end_step();
     }
     const float one[2] = {1.0f, 1.0f};
     store_rows<HD>(dq + (size_t)b * T * qs + (size_t)h * HD, NULL, qs, t0 + 16 * w, T, acc, one);
@@ -402,27 +496,33 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
 {
     extern __shared__ __align__(128) unsigned char raw[];
     const int ld = HD + PAD;
-    bf16 *Kk = (bf16 *)raw, *Vk = Kk + TC_TILE * ld, *Qs = Vk + TC_TILE * ld, *Gs = Qs + TC_TILE * ld;
-    float *lse_s = (float *)(Gs + TC_TILE * ld), *D_s = lse_s + TC_TILE;
+    /* K and V, then Q and dO (two of each with LP), then the queries' stats */
+    bf16 *Kk = (bf16 *)raw, *Vk = Kk + TC_TILE * ld, *Q0 = Vk + TC_TILE * ld, *G0 = Q0 + TC_TILE * ld;
+    float *lse_s = (float *)(Vk + (LP ? 5 : 3) * TC_TILE * ld), *D_s = lse_s + TC_TILE;
     int *first_s = (int *)(D_s + TC_TILE);
     int b = blockIdx.z, g = blockIdx.y, group = NH / NKV, T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, w = threadIdx.x / 32, j0 = blockIdx.x * TC_ROWS; /* the most-seen keys start first */
+    dk_operand go = {NULL, dout};
 
     size_t kvb = (size_t)b * T * kvs + (size_t)g * HD;
     load_tile<HD, LP>(Kk, k, kvb, kvs, j0, T);
     load_tile<HD, LP>(Vk, v, kvb, kvs, j0, T);
     int key[2] = {j0 + 16 * w + lane / 4, j0 + 16 * w + lane / 4 + 8};
     float dka[HD / 8][4] = {}, dva[HD / 8][4] = {}, sl2 = scale * LOG2E;
-    for (int hi = 0; hi < group; hi++) {
-        int h = g * group + hi;
-        size_t qb = (size_t)b * T * qs + (size_t)h * HD;
-        /* queries before the block's first key see none of its keys */
-        for (int t0 = j0; t0 < T; t0 += TC_TILE) {
-            __syncthreads();
-            load_tile<HD, LP>(Qs, q, qb, qs, t0, T);
-            load_tile<HD, true>(Gs, {NULL, dout}, qb, qs, t0, T);
-            load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
-            __syncthreads();
+    /* the steps: each query head of the group, and in it the query tiles
+     * from the block's first key on (queries before it see none of its keys) */
+    int tiles = (T - j0 + TC_TILE - 1) / TC_TILE, steps = group * tiles;
+    auto step_at = [&](int step) -> tile_at {
+        if (step >= steps) return {0, -1};
+        return {(size_t)b * T * qs + (size_t)(g * group + step / tiles) * HD, j0 + step % tiles * TC_TILE};
+    };
+    begin_stream<HD, LP>(Q0, G0, q, go, qs, T, step_at(0));
+    for (int step = 0; step < steps; step++) {
+        int h = g * group + step / tiles, t0 = step_at(step).first;
+        load_query_stats(lse_s, D_s, first_s, TC_TILE, lse, D, r, b, h, NH, t0);
+        begin_step<HD, LP, true>(Q0, G0, step, q, go, qs, T, step_at(step), step_at(step + 1));
+        const bf16 *Qs = buffer<HD>(Q0, stream_buffer<LP>(step)), *Gs = buffer<HD>(G0, stream_buffer<LP>(step));
+        {
             uint32_t a[HD / 16][4];
             float s[TC_TILE / 8][4] = {}, dp[TC_TILE / 8][4] = {};
             load_a<HD>(a, Kk + 16 * w * ld, ld);
@@ -446,6 +546,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
             acc_to_a<TC_TILE>(pa, dp);
             warp_mma<TC_TILE, HD, false>(dka, pa, Qs, ld);
         }
+        end_step();
     }
     const float one[2] = {1.0f, 1.0f};
     store_rows<HD>(dk + kvb, NULL, kvs, j0 + 16 * w, T, dka, one);
@@ -457,10 +558,11 @@ void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp,
                                    int NKV, int HD)
 {
     float scale = 1.0f / sqrtf((float)HD);
-    size_t dq_smem = 4 * tile_bytes(HD), dkv_smem = 4 * tile_bytes(HD) + 3 * TC_TILE * sizeof(float);
+    bool lp = inputs_lp(q, k, v);
+    /* with bf16 inputs, two of each streamed tile (begin_step) */
+    size_t dq_smem = (lp ? 6 : 4) * tile_bytes(HD), dkv_smem = (lp ? 6 : 4) * tile_bytes(HD) + 3 * TC_TILE * sizeof(float);
     dim3 dq_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NH, (unsigned)B),
         dkv_grid(dk_blocks((size_t)r.T, TC_ROWS), (unsigned)NKV, (unsigned)B);
-    bool lp = inputs_lp(q, k, v);
     /* dO, rounded to bf16 once: the dk/dv pass loads each of its tiles
      * again for every block of keys its queries see (the same values the
      * tiles were rounded to on each load before) */

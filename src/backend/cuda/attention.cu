@@ -117,23 +117,6 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
     }
 }
 
-void dk_cuda_allow_smem(const void *kernel, size_t bytes)
-{
-    /* what was allowed so far: asking the driver again at every launch costs time on the hot path */
-    static struct {
-        const void *kernel;
-        size_t bytes;
-    } allowed[64];
-    static int n;
-    if (bytes <= 48 * 1024) return;
-    int i = 0;
-    while (i < n && allowed[i].kernel != kernel) i++;
-    if (i < n && allowed[i].bytes >= bytes) return;
-    DK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    if (i == n && n < 64) allowed[n++].kernel = kernel;
-    if (i < n) allowed[i].bytes = bytes;
-}
-
 /* The fp32 kernels read fp32: q, k, v kept in bf16 alone (training, so
  * B * T rows and S = T) are widened first. */
 static void fp32_inputs(const float *f[3], dk_operand q, dk_operand k, dk_operand v, int B, int T, int NH, int NKV, int HD)

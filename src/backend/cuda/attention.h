@@ -40,9 +40,6 @@ __device__ inline void load_query_stats(float *lse_s, float *D_s, int *first_s, 
     }
 }
 
-/* Kernels whose shared memory passes the default 48 KiB opt in (once for
- * each kernel and size). */
-void dk_cuda_allow_smem(const void *kernel, size_t bytes);
 
 /* Whether the tensor-core kernels take this call: bf16, a head size that is
  * a multiple of 16 up to 128, and enough queries to fill their tiles. */

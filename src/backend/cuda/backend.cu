@@ -46,6 +46,23 @@ void *dk_cuda_host_scratch(int slot, size_t bytes)
     return g.host[slot];
 }
 
+void dk_cuda_allow_smem(const void *kernel, size_t bytes)
+{
+    /* what was allowed so far: asking the driver again at every launch costs time on the hot path */
+    static struct {
+        const void *kernel;
+        size_t bytes;
+    } allowed[64];
+    static int n;
+    if (bytes <= 48 * 1024) return;
+    int i = 0;
+    while (i < n && allowed[i].kernel != kernel) i++;
+    if (i < n && allowed[i].bytes >= bytes) return;
+    DK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    if (i == n && n < 64) allowed[n++].kernel = kernel;
+    if (i < n) allowed[i].bytes = bytes;
+}
+
 static void *cuda_alloc(size_t bytes)
 {
     void *p = NULL;

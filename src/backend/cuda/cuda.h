@@ -27,6 +27,9 @@ enum { DK_SCRATCH_A, DK_SCRATCH_B, DK_SCRATCH_W, DK_SCRATCH_HEAD, DK_SCRATCH_RED
 void *dk_cuda_scratch(int slot, size_t bytes);
 /* The compute capability's major number of the GPU in use (0: unknown). */
 int dk_cuda_compute_major(void);
+/* Kernels whose shared memory passes the default 48 KiB opt in (once for
+ * each kernel and size). */
+void dk_cuda_allow_smem(const void *kernel, size_t bytes);
 /* Host memory of the same kind (pinned is not needed: the copies are small). */
 void *dk_cuda_host_scratch(int slot, size_t bytes);
 

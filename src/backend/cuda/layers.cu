@@ -88,44 +88,44 @@ void dk_cuda_rmsnorm_forward(float *out, void *out_lp, float *rstd, const float 
     DK_CUDA_LAUNCHED();
 }
 
-/* dx = r (g w) - x r^3 mean(g w x), added into dinp, one block per row. */
-__global__ void rmsnorm_backward_input_kernel(float *dinp, __nv_bfloat16 *dinp_lp, const float *dout, const float *inp,
-                                              const float *weight, const float *rstd, int C)
+/* The backward in one pass over dout and inp: a block takes `rows`
+ * consecutive rows in order, adding each row's dx = r (g w) - x r^3
+ * mean(g w x) into dinp, and summing its rows' g x r per column in shared
+ * memory (each thread its own columns), written out as the block's part of
+ * the weight gradient; the parts are then added in block order. The same
+ * N always splits the same way: the same bits on every run. */
+#define RMS_MIN_ROWS 16
+#define RMS_MAX_PARTS 1024
+
+__global__ void rmsnorm_backward_kernel(float *dinp, __nv_bfloat16 *dinp_lp, float *partial, const float *dout,
+                                        const float *inp, const float *weight, const float *rstd, int N, int C, int rows)
 {
+    extern __shared__ float part[]; /* (C) */
     __shared__ float shared[32];
-    int i = blockIdx.x;
-    const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
-    float r = rstd[i], dot = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) dot += g[c] * weight[c] * x[c];
-    dot = dk_block_sum(dot, shared);
-    float k = dot * r * r * r / (float)C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        size_t at = (size_t)i * C + c;
-        dk_store(dinp, dinp_lp, at, dinp[at] + (g[c] * weight[c] * r - x[c] * k));
+    int i0 = blockIdx.x * rows, i1 = min(i0 + rows, N);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) part[c] = 0.0f;
+    for (int i = i0; i < i1; i++) {
+        const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
+        float r = rstd[i], dot = 0.0f;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) dot += g[c] * weight[c] * x[c];
+        dot = dk_block_sum(dot, shared);
+        float k = dot * r * r * r / (float)C;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) {
+            size_t at = (size_t)i * C + c;
+            float gc = g[c], xc = x[c];
+            dk_store(dinp, dinp_lp, at, dinp[at] + (gc * weight[c] * r - xc * k));
+            part[c] += gc * xc * r;
+        }
     }
+    for (int c = threadIdx.x; c < C; c += blockDim.x) partial[(size_t)blockIdx.x * C + c] = part[c];
 }
 
-/* The weight gradient: each chunk of rows sums apart, then the chunks in
- * order (as the CPU does, with more chunks). */
-#define RMS_CHUNKS 128
-
-__global__ void rmsnorm_weight_partial_kernel(float *partial, const float *dout, const float *inp, const float *rstd, int N,
-                                              int C)
-{
-    int ch = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    int i0 = (int)((long)N * ch / RMS_CHUNKS), i1 = (int)((long)N * (ch + 1) / RMS_CHUNKS);
-    float s = 0.0f;
-    for (int i = i0; i < i1; i++) s += dout[(size_t)i * C + c] * inp[(size_t)i * C + c] * rstd[i];
-    partial[(size_t)ch * C + c] = s;
-}
-
-__global__ void rmsnorm_weight_sum_kernel(float *dweight, const float *partial, int C)
+__global__ void rmsnorm_weight_sum_kernel(float *dweight, const float *partial, int parts, int C)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     float s = dweight[c];
-    for (int ch = 0; ch < RMS_CHUNKS; ch++) s += partial[(size_t)ch * C + c];
+    for (int p = 0; p < parts; p++) s += partial[(size_t)p * C + c];
     dweight[c] = s;
 }
 
@@ -133,12 +133,16 @@ void dk_cuda_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const 
                               const float *weight, const float *rstd, int N, int C)
 {
     if (N == 0) return;
-    rmsnorm_backward_input_kernel<<<(unsigned)N, ROW_THREADS>>>(dinp, (__nv_bfloat16 *)dinp_lp, dout, inp, weight, rstd, C);
+    int rows = (N + RMS_MAX_PARTS - 1) / RMS_MAX_PARTS;
+    rows = rows < RMS_MIN_ROWS ? RMS_MIN_ROWS : rows;
+    int parts = (N + rows - 1) / rows;
+    size_t smem = sizeof(float) * (size_t)C;
+    float *partial = (float *)dk_cuda_scratch(DK_SCRATCH_REDUCE, sizeof(float) * (size_t)parts * C);
+    dk_cuda_allow_smem((const void *)rmsnorm_backward_kernel, smem);
+    rmsnorm_backward_kernel<<<(unsigned)parts, ROW_THREADS, smem>>>(dinp, (__nv_bfloat16 *)dinp_lp, partial, dout, inp,
+                                                                     weight, rstd, N, C, rows);
     DK_CUDA_LAUNCHED();
-    float *partial = (float *)dk_cuda_scratch(DK_SCRATCH_REDUCE, sizeof(float) * RMS_CHUNKS * (size_t)C);
-    rmsnorm_weight_partial_kernel<<<dim3(dk_blocks((size_t)C, 128), RMS_CHUNKS), 128>>>(partial, dout, inp, rstd, N, C);
-    DK_CUDA_LAUNCHED();
-    rmsnorm_weight_sum_kernel<<<dk_blocks((size_t)C, 128), 128>>>(dweight, partial, C);
+    rmsnorm_weight_sum_kernel<<<dk_blocks((size_t)C, 128), 128>>>(dweight, partial, parts, C);
     DK_CUDA_LAUNCHED();
 }
 

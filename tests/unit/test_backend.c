@@ -109,13 +109,13 @@ static void st_embedding_backward(float *dwte, const float *dout, const int *tok
     cpu_be()->embedding_backward(dwte, dout, tokens, N, C);
 }
 /* The staged backend can also stand in for a bf16 GPU (staged_backend's
- * modes): its matmuls then compute with bf16 operands (widened back to fp32
- * for the CPU's GEMM), taking an operand's rounded copy where it comes with
- * one, and its layers write the *_lp copies they are given. The model's
- * bookkeeping of those copies (which buffer, which layer, fresh or stale)
- * is then checked without a GPU: a run where the model keeps them
- * (round_operand set) must give the bits of one where every matmul rounds
- * its operands itself. */
+ * bf16 mode): its matmuls, attention and SwiGLU then compute with bf16
+ * inputs (widened back to fp32 for the CPU's layers), taking an input's
+ * bf16 values where it comes with them, and its layers write the *_lp
+ * copies they are given. The model's bookkeeping of its bf16 tensors (which
+ * buffer, which layer, fresh or stale) is then checked without a GPU: a run
+ * where the model keeps them must give the bits of one where every input
+ * is rounded where it is read (check_bf16_copies). */
 static bool staged_bf16;
 
 static uint16_t bf16_bits(float f) /* round to nearest even, as the GPU's __float2bfloat16_rn */
@@ -149,8 +149,7 @@ static void st_round_operand(void *dst, const float *x, size_t n)
 
 /* The n values an input is taken with, in fresh host memory: x itself in
  * fp32 mode; in bf16 mode its bf16 values lp where it comes with them, else
- * x rounded. In bf16 mode a matmul's operands are bf16, and so are SwiGLU's
- * inputs, as a GPU that keeps gate and up in bf16 has them. */
+ * x rounded (as a GPU that keeps q, k, v, gate and up in bf16 has them). */
 static float *input_values(dk_operand o, size_t n, const char *fn)
 {
     own_check(o.x, fn, "an input"), own_check(o.lp, fn, "an input's bf16 values");

@@ -40,12 +40,11 @@ __device__ inline void load_query_stats(float *lse_s, float *D_s, int *first_s, 
     }
 }
 
-
 /* Whether the tensor-core kernels take this call: bf16, a head size that is
  * a multiple of 16 up to 128, and enough queries to fill their tiles. */
 bool dk_cuda_attention_tc_fits(bool bf16, int T, int HD);
-/* out_lp, dv_lp: NULL, or where out (dv) is also written in bf16. */
-/* q, k, v: fp32 or bf16 (lp, read where given), loaded as bf16 tiles. */
+/* q, k, v: all fp32 or all bf16 (lp), loaded as bf16 tiles; out_lp, dv_lp:
+ * NULL, or where out (dv) is also written in bf16. */
 void dk_cuda_attention_tc_forward(float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v, int B,
                                   attn_rows r, int NH, int NKV, int HD);
 /* D (B, NH, T): rowsum(dout * out), computed by attention.cu. */

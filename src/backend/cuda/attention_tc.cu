@@ -127,7 +127,8 @@ __device__ void load_tile(bf16 *dst, dk_operand src, size_t at, size_t stride, i
 #pragma unroll
         for (int u = 0; u < PER; u++) {
             int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
-            x[u] = first + r < limit ? __ldg((const uint4 *)(base + (size_t)(first + r) * stride + d)) : make_uint4(0, 0, 0, 0);
+            x[u] = first + r < limit ? __ldg((const uint4 *)(base + (size_t)(first + r) * stride + d))
+                                     : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int u = 0; u < PER; u++) {
@@ -276,9 +277,6 @@ __device__ void store_rows(float *base, bf16 *lp, size_t stride, int row0, int l
     }
 }
 
-/* A warp's scores against keys k0 .. k0 + 63, times sl2; with MASK, those
- * of keys a row does not see (lo[i] .. hi[i] for the lane's rows i) are
- * -inf. Tiles that every row of the warp sees whole skip the test. */
 /* The lane's two rows of its warp's 16 from query t0 + 16 w (row[i]), the
  * keys each sees (lo[i] .. hi[i]; none for rows past T), and the last key
  * any row of the warp sees (-1: none). p0: the position of query 0. */
@@ -293,7 +291,11 @@ __device__ inline int lane_rows(const attn_rows &r, int b, int t0, int p0, int r
     return w0 < T ? p0 + min(w0 + 15, T - 1) : -1;
 }
 
-template <bool MASK> __device__ inline void scale_scores(float s[TC_TILE / 8][4], float sl2, int k0, const int lo[2], const int hi[2])
+/* A warp's scores against keys k0 .. k0 + 63, times sl2; with MASK, those
+ * of keys a row does not see (lo[i] .. hi[i] for the lane's rows i) are
+ * -inf. Tiles that every row of the warp sees whole skip the test. */
+template <bool MASK>
+__device__ inline void scale_scores(float s[TC_TILE / 8][4], float sl2, int k0, const int lo[2], const int hi[2])
 {
     int lane = threadIdx.x % 32;
 #pragma unroll

@@ -128,15 +128,5 @@ template <typename F> __device__ inline F dk_block_sum(F x, F *shared)
     x = lane < warps ? shared[lane] : (F)0;
     return dk_warp_sum(x);
 }
-__device__ inline float dk_block_max(float x, float *shared)
-{
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    x = dk_warp_max(x);
-    __syncthreads();
-    if (lane == 0) shared[warp] = x;
-    __syncthreads();
-    x = lane < warps ? shared[lane] : -INFINITY;
-    return dk_warp_max(x);
-}
 
 #endif

@@ -147,8 +147,8 @@ void dk_cuda_rmsnorm_backward(float *dinp, void *dinp_lp, float *dweight, const 
 }
 
 /* One thread per rotated pair (i, i + HD/2) of a head. */
-__global__ void rope_kernel(float *x, __nv_bfloat16 *x_lp, const float *cos_t, const float *sin_t, int T, int H, int HD, int pos0, const int *pos,
-                            float sign, size_t pairs)
+__global__ void rope_kernel(float *x, __nv_bfloat16 *x_lp, const float *cos_t, const float *sin_t, int T, int H, int HD,
+                            int pos0, const int *pos, float sign, size_t pairs)
 {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= pairs) return;
@@ -163,8 +163,8 @@ __global__ void rope_kernel(float *x, __nv_bfloat16 *x_lp, const float *cos_t, c
     dk_store(x, x_lp, at + half, x2 * c + x1 * s);
 }
 
-static void rope(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0, const int *pos,
-                 float sign)
+static void rope(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,
+                 const int *pos, float sign)
 {
     size_t pairs = (size_t)B * T * H * (HD / 2);
     if (!pairs) return;

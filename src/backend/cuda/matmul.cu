@@ -57,10 +57,9 @@ static uint32_t alignment(const void *p)
 
 static bool same(const plan *p, const plan *key)
 {
-    return p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->out_bf16 == key->out_bf16 && p->m == key->m &&
-           p->n == key->n &&
-           p->k == key->k && p->lda == key->lda && p->ldb == key->ldb && p->ldc == key->ldc &&
-           !memcmp(p->align, key->align, sizeof p->align);
+    return p->ta == key->ta && p->tb == key->tb && p->bf16 == key->bf16 && p->out_bf16 == key->out_bf16 &&
+           p->m == key->m && p->n == key->n && p->k == key->k && p->lda == key->lda && p->ldb == key->ldb &&
+           p->ldc == key->ldc && !memcmp(p->align, key->align, sizeof p->align);
 }
 
 /* Determinism: split-K reductions are allowed only in place, in a fixed
@@ -93,7 +92,8 @@ static const plan *find_plan(const plan *key)
     const cublasLtMatmulPreferenceAttributes_t align_attr[4] = {
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    for (int i = 0; i < 4; i++) DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &p.align[i], sizeof(uint32_t)));
+    for (int i = 0; i < 4; i++)
+        DK_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &p.align[i], sizeof(uint32_t)));
     cublasLtMatmulHeuristicResult_t r;
     int found = 0;
     DK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(g.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &r, &found));
@@ -186,10 +186,9 @@ void dk_cuda_matmul_forward(bool bf16, float *out, void *out_lp, dk_operand inp,
      * out_lp is written in bf16 by it */
     const void *w = dk_cuda_operand(bf16, DK_SCRATCH_A, weight, span(IC, OC)),
                *x = dk_cuda_operand(bf16, DK_SCRATCH_B, inp, span(IC, N));
-    if (out_lp) dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, out_lp, out_lp, true, OC, 0.0f);
-    else
-        dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, residual ? residual : out, out, false, OC,
-                         residual ? 1.0f : 0.0f);
+    void *d = out_lp ? out_lp : (void *)out;
+    dk_cuda_gemm_raw(bf16, true, false, OC, N, IC, w, IC, x, IC, residual ? residual : d, d, out_lp != NULL, OC,
+                     residual ? 1.0f : 0.0f);
 }
 
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,

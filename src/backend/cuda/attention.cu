@@ -11,7 +11,8 @@
  * (dq) and one over keys (dk, dv), so every gradient is summed by one warp
  * in a fixed order: no atomics, the same bits on every run.
  *
- * Shapes as layers.h: q (B, T, NH, HD); k, v (slots, S, NKV, HD); out
+ * q, k and v come in fp32, or in bf16 alone from training (dk_load reads
+ * either). Shapes as layers.h: q (B, T, NH, HD); k, v (slots, S, NKV, HD); out
  * (B, T, NH, HD); lse (B, NH, T). HD <= 256. */
 
 #include "attention.h"
@@ -34,33 +35,37 @@ static size_t forward_smem(int HD) { return sizeof(float) * (2 * (size_t)TILE * 
 static size_t dq_smem(int HD) { return sizeof(float) * (2 * (size_t)TILE * (HD + 1) + 2 * (size_t)ROWS * HD); }
 static size_t dkv_smem(int HD) { return sizeof(float) * (2 * (size_t)TILE * (HD + 1) + 2 * (size_t)ROWS * HD + 3 * TILE); }
 
-/* The block's keys and values k0 .. k0 + TILE - 1 into shared memory
- * (rows of ld floats), zeros past `last`; the block waits before and after. */
-__device__ void load_tile(float *Ks, float *Vs, const float *kb, const float *vb, int k0, int last, int HD, int ld, int kvs)
+/* The block's keys and values k0 .. k0 + TILE - 1 (key j of k and v at kvb
+ * + j * kvs) into shared memory (rows of ld floats), zeros past `last`; the
+ * block waits before and after. */
+__device__ void load_tile(float *Ks, float *Vs, dk_operand k, dk_operand v, size_t kvb, int k0, int last, int HD, int ld,
+                          int kvs)
 {
     __syncthreads();
     for (int i = threadIdx.x; i < TILE * HD; i += blockDim.x) {
         int j = i / HD, d = i % HD, key = k0 + j;
         bool in = key <= last;
-        Ks[j * ld + d] = in ? kb[(size_t)key * kvs + d] : 0.0f;
-        Vs[j * ld + d] = in ? vb[(size_t)key * kvs + d] : 0.0f;
+        size_t at = kvb + (size_t)key * kvs + d;
+        Ks[j * ld + d] = in ? dk_load(k, at) : 0.0f;
+        Vs[j * ld + d] = in ? dk_load(v, at) : 0.0f;
     }
     __syncthreads();
 }
 
-__global__ void attention_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, attn_rows r,
-                                         int NH, int NKV, int HD, float scale)
+/* out_lp: NULL, or where out is also written in bf16. */
+__global__ void attention_forward_kernel(float *out, __nv_bfloat16 *out_lp, float *lse, dk_operand q, dk_operand k,
+                                         dk_operand v, attn_rows r, int NH, int NKV, int HD, float scale)
 {
     extern __shared__ float smem[];
     int ld = HD + 1;
     float *Ks = smem, *Vs = Ks + TILE * ld, *Qs = Vs + TILE * ld;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, t0 = blockIdx.x * ROWS, p0 = r.p0(b);
-    const float *kb = k + r.cache(b, kvs) + (size_t)g * HD, *vb = v + r.cache(b, kvs) + (size_t)g * HD;
+    size_t kvb = r.cache(b, kvs) + (size_t)g * HD;
 
     for (int i = threadIdx.x; i < ROWS * HD; i += blockDim.x) {
         int t = t0 + i / HD;
-        Qs[i] = t < T ? q[((size_t)b * T + t) * qs + (size_t)h * HD + i % HD] : 0.0f;
+        Qs[i] = t < T ? dk_load(q, ((size_t)b * T + t) * qs + (size_t)h * HD + i % HD) : 0.0f;
     }
     /* the block's keys: from the smallest first to the last query's position */
     int t_end = min(t0 + ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, p0 + t_end);
@@ -74,7 +79,7 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
         for (int j = 0; j < MAX_DIMS; j++) o[i][j] = 0.0f;
     }
     for (int k0 = kfirst - kfirst % TILE; k0 <= klast; k0 += TILE) {
-        load_tile(Ks, Vs, kb, vb, k0, klast, HD, ld, kvs);
+        load_tile(Ks, Vs, k, v, kvb, k0, klast, HD, ld, kvs);
 #pragma unroll
         for (int i = 0; i < PER_WARP; i++) {
             int row = warp * PER_WARP + i, t = t0 + row;
@@ -107,24 +112,14 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
     for (int i = 0; i < PER_WARP; i++) {
         int t = t0 + warp * PER_WARP + i;
         if (t >= T) continue;
-        float *ob = out + ((size_t)b * T + t) * qs + (size_t)h * HD;
+        size_t ob = ((size_t)b * T + t) * qs + (size_t)h * HD;
 #pragma unroll
         for (int j = 0; j < MAX_DIMS; j++) {
             int d = lane + 32 * j;
-            if (d < HD) ob[d] = o[i][j] / l[i];
+            if (d < HD) dk_store(out, out_lp, ob + d, o[i][j] / l[i]);
         }
         if (lane == 0) lse[((size_t)b * NH + h) * T + t] = m[i] + logf(l[i]);
     }
-}
-
-/* The fp32 kernels read fp32: q, k, v kept in bf16 alone (training, so
- * B * T rows and S = T) are widened first. */
-static void fp32_inputs(const float *f[3], dk_operand q, dk_operand k, dk_operand v, int B, int T, int NH, int NKV, int HD)
-{
-    size_t nq = (size_t)B * T * NH * HD, nkv = (size_t)B * T * NKV * HD;
-    f[0] = dk_cuda_fp32_of(DK_SCRATCH_A, q, nq);
-    f[1] = dk_cuda_fp32_of(DK_SCRATCH_B, k, nkv);
-    f[2] = dk_cuda_fp32_of(DK_SCRATCH_W, v, nkv);
 }
 
 void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, dk_operand q, dk_operand k, dk_operand v,
@@ -137,15 +132,11 @@ void dk_cuda_attention_forward(bool bf16, float *out, void *out_lp, float *lse, 
         dk_cuda_attention_tc_forward(out, out_lp, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
-    const float *f[3];
-    fp32_inputs(f, q, k, v, B, T, NH, NKV, HD);
     size_t smem = forward_smem(HD);
     dk_cuda_allow_smem((const void *)attention_forward_kernel, smem);
     attention_forward_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
-        out, lse, f[0], f[1], f[2], r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
+        out, (__nv_bfloat16 *)out_lp, lse, q, k, v, r, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     DK_CUDA_LAUNCHED();
-    /* shapes the tensor cores do not take: rounded in a pass of its own */
-    if (out_lp) dk_cuda_round_bf16(out_lp, out, (size_t)B * T * NH * HD);
 }
 
 /* D (B, NH, T) = rowsum(dout * out): the softmax backward's dot, one warp a row. */
@@ -163,19 +154,19 @@ __global__ void attention_dot_kernel(float *D, const float *dout, const float *o
 }
 
 /* dq: one warp per query, over the key tiles it sees. */
-__global__ void attention_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q,
-                                    const float *k, const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
+__global__ void attention_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, dk_operand q,
+                                    dk_operand k, dk_operand v, attn_rows r, int NH, int NKV, int HD, float scale)
 {
     extern __shared__ float smem[];
     int ld = HD + 1;
     float *Ks = smem, *Vs = Ks + TILE * ld, *Qs = Vs + TILE * ld, *Gs = Qs + ROWS * HD;
     int b = blockIdx.z, h = blockIdx.y, g = h / (NH / NKV), T = r.T, qs = NH * HD, kvs = NKV * HD;
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, t0 = blockIdx.x * ROWS;
-    const float *kb = k + (size_t)b * T * kvs + (size_t)g * HD, *vb = v + (size_t)b * T * kvs + (size_t)g * HD;
+    size_t kvb = (size_t)b * T * kvs + (size_t)g * HD;
     for (int i = threadIdx.x; i < ROWS * HD; i += blockDim.x) {
         int t = t0 + i / HD;
         size_t at = ((size_t)b * T + t) * qs + (size_t)h * HD + i % HD;
-        Qs[i] = t < T ? q[at] : 0.0f;
+        Qs[i] = t < T ? dk_load(q, at) : 0.0f;
         Gs[i] = t < T ? dout[at] : 0.0f;
     }
     int t_end = min(t0 + ROWS, T) - 1, kfirst = r.first_of(b, t0, t_end, t_end);
@@ -186,7 +177,7 @@ __global__ void attention_dq_kernel(float *dq, const float *dout, const float *l
 #pragma unroll
         for (int j = 0; j < MAX_DIMS; j++) acc[i][j] = 0.0f;
     for (int k0 = kfirst - kfirst % TILE; k0 <= t_end; k0 += TILE) {
-        load_tile(Ks, Vs, kb, vb, k0, t_end, HD, ld, kvs);
+        load_tile(Ks, Vs, k, v, kvb, k0, t_end, HD, ld, kvs);
 #pragma unroll
         for (int i = 0; i < PER_WARP; i++) {
             int row = warp * PER_WARP + i, t = t0 + row;
@@ -227,8 +218,9 @@ __global__ void attention_dq_kernel(float *dq, const float *dout, const float *l
 
 /* dk, dv: one warp per key, over the query heads of its group and the query
  * tiles that see it, in order. */
-__global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D, const float *q,
-                                     const float *k, const float *v, attn_rows r, int NH, int NKV, int HD, float scale)
+__global__ void attention_dkv_kernel(float *dk, float *dv, __nv_bfloat16 *dv_lp, const float *dout, const float *lse,
+                                     const float *D, dk_operand q, dk_operand k, dk_operand v, attn_rows r, int NH, int NKV,
+                                     int HD, float scale)
 {
     extern __shared__ float smem[];
     int ld = HD + 1;
@@ -240,8 +232,8 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
     for (int i = threadIdx.x; i < ROWS * HD; i += blockDim.x) {
         int j = j0 + i / HD;
         size_t at = ((size_t)b * T + j) * kvs + (size_t)g * HD + i % HD;
-        Kk[i] = j < T ? k[at] : 0.0f;
-        Vk[i] = j < T ? v[at] : 0.0f;
+        Kk[i] = j < T ? dk_load(k, at) : 0.0f;
+        Vk[i] = j < T ? dk_load(v, at) : 0.0f;
     }
     float gk[PER_WARP][MAX_DIMS], gv[PER_WARP][MAX_DIMS];
 #pragma unroll
@@ -255,7 +247,7 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
             for (int i = threadIdx.x; i < TILE * HD; i += blockDim.x) {
                 int t = t0 + i / HD, d = i % HD;
                 size_t at = ((size_t)b * T + t) * qs + (size_t)h * HD + d;
-                Qs[(i / HD) * ld + d] = t < T ? q[at] : 0.0f;
+                Qs[(i / HD) * ld + d] = t < T ? dk_load(q, at) : 0.0f;
                 Gs[(i / HD) * ld + d] = t < T ? dout[at] : 0.0f;
             }
             load_query_stats(lse_s, D_s, first_s, TILE, lse, D, r, b, h, NH, t0);
@@ -298,7 +290,7 @@ __global__ void attention_dkv_kernel(float *dk, float *dv, const float *dout, co
             if (d < HD) {
                 size_t at = ((size_t)b * T + j) * kvs + (size_t)g * HD + d;
                 dk[at] = gk[i][jd];
-                dv[at] = gv[i][jd];
+                dk_store(dv, dv_lp, at, gv[i][jd]);
             }
         }
     }
@@ -318,17 +310,14 @@ void dk_cuda_attention_backward(bool bf16, float *dq, float *dk, float *dv, void
         dk_cuda_attention_tc_backward(dq, dk, dv, dv_lp, scratch, dout, lse, q, k, v, B, r, NH, NKV, HD);
         return;
     }
-    const float *f[3];
-    fp32_inputs(f, q, k, v, B, T, NH, NKV, HD);
     size_t smem = dq_smem(HD);
     dk_cuda_allow_smem((const void *)attention_dq_kernel, smem);
     attention_dq_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NH, (unsigned)B), WARPS * 32, smem>>>(
-        dq, dout, lse, scratch, f[0], f[1], f[2], r, NH, NKV, HD, scale);
+        dq, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
     smem = dkv_smem(HD);
     dk_cuda_allow_smem((const void *)attention_dkv_kernel, smem);
     attention_dkv_kernel<<<dim3(dk_blocks((size_t)T, ROWS), (unsigned)NKV, (unsigned)B), WARPS * 32, smem>>>(
-        dk, dv, dout, lse, scratch, f[0], f[1], f[2], r, NH, NKV, HD, scale);
+        dk, dv, (__nv_bfloat16 *)dv_lp, dout, lse, scratch, q, k, v, r, NH, NKV, HD, scale);
     DK_CUDA_LAUNCHED();
-    if (dv_lp) dk_cuda_round_bf16(dv_lp, dv, (size_t)B * T * NKV * HD);
 }

@@ -50,9 +50,6 @@ void dk_cuda_matmul_forward(bool bf16, float *out, void *out_lp, dk_operand inp,
 void dk_cuda_matmul_backward(bool bf16, float *dinp, float *dweight, dk_operand dout, dk_operand inp, dk_operand weight, int N,
                              int IC, int OC, bool accumulate);
 void dk_cuda_round_bf16(void *dst, const float *x, size_t n);
-/* An input as fp32: x.x itself, or x.lp's n bf16 values widened into
- * scratch `slot` where there is no x.x. */
-const float *dk_cuda_fp32_of(int slot, dk_operand x, size_t n);
 /* Where a kernel writes an output value: into out (when not NULL) and, when
  * lp is not NULL, its bf16 rounding into lp (backend.h's *_lp outputs). */
 __device__ inline void dk_store(float *out, __nv_bfloat16 *lp, size_t i, float v)
@@ -60,10 +57,11 @@ __device__ inline void dk_store(float *out, __nv_bfloat16 *lp, size_t i, float v
     if (out) out[i] = v;
     if (lp) lp[i] = __float2bfloat16_rn(v);
 }
-/* An element of an input kept in fp32 (x) or in bf16 alone (lp). */
-__device__ inline float dk_load(const float *x, const __nv_bfloat16 *lp, size_t i)
+/* Element i of an input, from its bf16 values x.lp where it has them (kept
+ * in bf16 alone), else from x.x. */
+__device__ inline float dk_load(dk_operand x, size_t i)
 {
-    return lp ? __bfloat162float(lp[i]) : x[i];
+    return x.lp ? __bfloat162float(((const __nv_bfloat16 *)x.lp)[i]) : x.x[i];
 }
 /* Decoding's fp32 kernel: a row's result does not depend on N. */
 void dk_cuda_matmul_rows_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC);

@@ -205,25 +205,22 @@ void dk_cuda_kv_store(float *kc, float *vc, const float *knew, const float *vnew
     DK_CUDA_LAUNCHED();
 }
 
-/* gate and up in fp32, or in bf16 alone (g_lp, u_lp). */
-__global__ void swiglu_forward_kernel(float *h, __nv_bfloat16 *h_lp, const float *gate, const __nv_bfloat16 *g_lp,
-                                      const float *up, const __nv_bfloat16 *u_lp, long n)
+__global__ void swiglu_forward_kernel(float *h, __nv_bfloat16 *h_lp, dk_operand gate, dk_operand up, long n)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float g = dk_load(gate, g_lp, (size_t)i);
-    dk_store(h, h_lp, (size_t)i, g / (1.0f + expf(-g)) * dk_load(up, u_lp, (size_t)i));
+    float g = dk_load(gate, (size_t)i);
+    dk_store(h, h_lp, (size_t)i, g / (1.0f + expf(-g)) * dk_load(up, (size_t)i));
 }
 
 __global__ void swiglu_backward_kernel(float *dgate, float *dup, __nv_bfloat16 *dgate_lp, __nv_bfloat16 *dup_lp,
-                                       const float *dh, const float *gate, const __nv_bfloat16 *g_lp, const float *up,
-                                       const __nv_bfloat16 *u_lp, long n)
+                                       const float *dh, dk_operand gate, dk_operand up, long n)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float g = dk_load(gate, g_lp, (size_t)i), sig = 1.0f / (1.0f + expf(-g));
+    float g = dk_load(gate, (size_t)i), sig = 1.0f / (1.0f + expf(-g));
     dk_store(dup, dup_lp, (size_t)i, dh[i] * g * sig);
-    dk_store(dgate, dgate_lp, (size_t)i, dh[i] * dk_load(up, u_lp, (size_t)i) * sig * (1.0f + g * (1.0f - sig)));
+    dk_store(dgate, dgate_lp, (size_t)i, dh[i] * dk_load(up, (size_t)i) * sig * (1.0f + g * (1.0f - sig)));
 }
 
 __global__ void residual_kernel(float *out, const float *a, const float *b, long n)
@@ -235,8 +232,7 @@ __global__ void residual_kernel(float *out, const float *a, const float *b, long
 void dk_cuda_swiglu_forward(float *h, void *h_lp, dk_operand gate, dk_operand up, long n)
 {
     if (n <= 0) return;
-    swiglu_forward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(h, (__nv_bfloat16 *)h_lp, gate.x, (const __nv_bfloat16 *)gate.lp,
-                                                              up.x, (const __nv_bfloat16 *)up.lp, n);
+    swiglu_forward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(h, (__nv_bfloat16 *)h_lp, gate, up, n);
     DK_CUDA_LAUNCHED();
 }
 
@@ -245,9 +241,7 @@ void dk_cuda_swiglu_backward(float *dgate, float *dup, void *dgate_lp, void *dup
 {
     if (n <= 0) return;
     swiglu_backward_kernel<<<dk_blocks((size_t)n, 256), 256>>>(dgate, dup, (__nv_bfloat16 *)dgate_lp,
-                                                               (__nv_bfloat16 *)dup_lp, dh, gate.x,
-                                                               (const __nv_bfloat16 *)gate.lp, up.x,
-                                                               (const __nv_bfloat16 *)up.lp, n);
+                                                               (__nv_bfloat16 *)dup_lp, dh, gate, up, n);
     DK_CUDA_LAUNCHED();
 }
 

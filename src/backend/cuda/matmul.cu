@@ -149,21 +149,6 @@ void dk_cuda_round_bf16(void *dst, const float *x, size_t n)
     DK_CUDA_LAUNCHED();
 }
 
-__global__ void widen_bf16_kernel(float *out, const __nv_bfloat16 *in, size_t n)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = __bfloat162float(in[i]);
-}
-
-const float *dk_cuda_fp32_of(int slot, dk_operand x, size_t n)
-{
-    if (x.x || !n) return x.x;
-    float *out = (float *)dk_cuda_scratch(slot, n * sizeof(float));
-    widen_bf16_kernel<<<dk_blocks(n, 256), 256>>>(out, (const __nv_bfloat16 *)x.lp, n);
-    DK_CUDA_LAUNCHED();
-    return out;
-}
-
 const void *dk_cuda_operand(bool bf16, int slot, dk_operand x, size_t n)
 {
     if (!bf16) return x.x;

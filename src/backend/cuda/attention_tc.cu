@@ -112,29 +112,63 @@ __device__ inline void warp_mma(float c[N / 8][4], const uint32_t a[K / 16][4], 
     }
 }
 
+/* 16 bytes from global to shared memory by cp.async, zeros where !in (no
+ * bytes read); commit closes a group of them, wait_newest_open waits for
+ * all the groups but the newest, wait_all for all. */
+__device__ inline void copy16_async(bf16 *dst, const bf16 *src, bool in)
+{
+#if __CUDA_ARCH__ >= 800
+    unsigned at = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(at), "l"(src), "r"(in ? 16 : 0) : "memory");
+#endif
+}
+__device__ inline void async_commit()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+__device__ inline void async_wait_all()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+#endif
+}
+__device__ inline void async_wait_newest_open()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;" ::: "memory");
+#endif
+}
+
+/* Rows first .. first + 63 of a bf16 matrix (row i at `at` + i * stride of
+ * src, 16-byte aligned) into shared rows of HD + PAD, zeros from row `limit`
+ * on, by cp.async: the copies are in flight when it returns. */
+template <int HD> __device__ void copy_tile_async(bf16 *dst, const void *src, size_t at, size_t stride, int first, int limit)
+{
+    constexpr int PER = TC_TILE * HD / 8 / (TC_WARPS * 32);
+    const bf16 *base = (const bf16 *)src + at;
+#pragma unroll
+    for (int u = 0; u < PER; u++) {
+        int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
+        bool in = first + r < limit;
+        copy16_async(dst + r * (HD + PAD) + d, in ? base + (size_t)(first + r) * stride + d : base, in);
+    }
+}
+
 /* Rows first .. first + 63 of a matrix (row i at `at` + i * stride of src,
  * 16-byte aligned) into bf16 shared rows of HD + PAD, zeros from row
- * `limit` on: copied where src is kept in bf16 (LP: src.lp), rounded from
- * fp32 (src.x) otherwise. Loads go out in batches, each issued whole before
- * its first store, so a thread has several in flight at once. */
+ * `limit` on, the copies done when it returns: copied where src is kept in
+ * bf16 (LP: src.lp), rounded from fp32 (src.x) otherwise. The fp32 loads go
+ * out in batches, each issued whole before its first store, so a thread has
+ * several in flight at once. */
 template <int HD, bool LP>
 __device__ void load_tile(bf16 *dst, dk_operand src, size_t at, size_t stride, int first, int limit)
 {
     if constexpr (LP) {
-        constexpr int PER = TC_TILE * HD / 8 / (TC_WARPS * 32); /* 16-byte chunks (8 values) a thread */
-        const bf16 *base = (const bf16 *)src.lp + at;
-        uint4 x[PER];
-#pragma unroll
-        for (int u = 0; u < PER; u++) {
-            int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
-            x[u] = first + r < limit ? __ldg((const uint4 *)(base + (size_t)(first + r) * stride + d))
-                                     : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int u = 0; u < PER; u++) {
-            int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
-            *(uint4 *)(dst + r * (HD + PAD) + d) = x[u];
-        }
+        copy_tile_async<HD>(dst, src.lp, at, stride, first, limit);
+        async_commit();
+        async_wait_all();
         return;
     }
     const float *__restrict__ base = src.x + at;
@@ -153,43 +187,6 @@ __device__ void load_tile(bf16 *dst, dk_operand src, size_t at, size_t stride, i
             int i = threadIdx.x + (u0 + u) * TC_WARPS * 32, r = i / (HD / 4), d = i % (HD / 4) * 4;
             *(uint2 *)(dst + r * (HD + PAD) + d) = make_uint2(pack_bf16(x[u].x, x[u].y), pack_bf16(x[u].z, x[u].w));
         }
-    }
-}
-
-/* 16 bytes from global to shared memory by cp.async, zeros where !in (no
- * bytes read); commit closes a group of them, wait_newest_open waits for
- * all the groups but the newest. */
-__device__ inline void copy16_async(bf16 *dst, const bf16 *src, bool in)
-{
-#if __CUDA_ARCH__ >= 800
-    unsigned at = (unsigned)__cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(at), "l"(src), "r"(in ? 16 : 0) : "memory");
-#endif
-}
-__device__ inline void async_commit()
-{
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-__device__ inline void async_wait_newest_open()
-{
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 1;" ::: "memory");
-#endif
-}
-
-/* As load_tile of a bf16 matrix, but by cp.async: the copies are in flight
- * when it returns. */
-template <int HD> __device__ void copy_tile_async(bf16 *dst, const void *src, size_t at, size_t stride, int first, int limit)
-{
-    constexpr int PER = TC_TILE * HD / 8 / (TC_WARPS * 32);
-    const bf16 *base = (const bf16 *)src + at;
-#pragma unroll
-    for (int u = 0; u < PER; u++) {
-        int i = threadIdx.x + u * TC_WARPS * 32, r = i / (HD / 8), d = i % (HD / 8) * 8;
-        bool in = first + r < limit;
-        copy16_async(dst + r * (HD + PAD) + d, in ? base + (size_t)(first + r) * stride + d : base, in);
     }
 }
 

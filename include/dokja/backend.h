@@ -50,7 +50,9 @@ typedef struct dk_backend {
      * rounded to bf16 as well, for the matmuls that read it: the rounding
      * costs no pass of its own. An output the model reads only through its
      * rounded copy (out of rmsnorm_forward, h of swiglu_forward, dgate and
-     * dup of swiglu_backward) may then be NULL. */
+     * dup of swiglu_backward, dv of attention_backward) may then be NULL;
+     * RoPE, which works in place, given x_lp writes its result there alone
+     * and leaves x as it was. */
     void (*embedding_forward)(float *out, const int *tokens, const float *wte, int N, int C);
     void (*embedding_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
     void (*rmsnorm_forward)(float *out, void *out_lp, float *rstd, const float *inp, const float *weight, int N, int C,

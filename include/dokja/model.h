@@ -156,8 +156,9 @@ typedef struct {
     float *dup;      /* (B, T, I) */
     float *dh;       /* (B, T, I) */
     /* The matmuls' output gradients rounded by the layers that produce them,
-     * as ln1_lp in dk_acts; NULL where the backend rounds nothing. dgate and
-     * dup are then kept in bf16 alone (NULL). */
+     * as ln1_lp in dk_acts; NULL where the backend rounds nothing. dgate,
+     * dup and dv are then kept in bf16 alone (NULL), and dq and dk leave
+     * RoPE in bf16 alone. */
     float *dres_lp, *dq_lp, *dk_lp, *dv_lp, *dgate_lp, *dup_lp;
     float *block;
 } dk_grad_acts;

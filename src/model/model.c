@@ -327,7 +327,7 @@ int dk_model_alloc_acts(dk_model *m, int B, int T, int S, bool training)
     dk_grad_acts *g = &m->gacts;
     act_part gparts[] = {
         {&g->dres, BT * C}, {&g->dln, BT * C},   {&g->dq, BT * qd},  {&g->dk, BT * kvd},
-        {&g->dv, BT * kvd}, {&g->datty, BT * qd}, {&g->datt, be->attention_scratch_floats(B, (int)NH, T)},
+        {&g->dv, lowp ? 0 : BT * kvd}, {&g->datty, BT * qd}, {&g->datt, be->attention_scratch_floats(B, (int)NH, T)},
         {&g->dgate, lowp ? 0 : BT * I}, {&g->dup, lowp ? 0 : BT * I}, {&g->dh, BT * I},
         {&g->dres_lp, lowp ? DK_HALVES(BT * C) : 0}, {&g->dq_lp, lowp ? DK_HALVES(BT * qd) : 0},
         {&g->dk_lp, lowp ? DK_HALVES(BT * kvd) : 0}, {&g->dv_lp, lowp ? DK_HALVES(BT * kvd) : 0},

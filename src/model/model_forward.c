@@ -227,8 +227,10 @@ static void backward_layers(dk_model *m, int B, int T)
                                ri->seg);
         be->rope_backward(d->dq, d->dq_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, ri->pos);
         be->rope_backward(d->dk, d->dk_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, ri->pos);
-        be->matmul_backward(d->dln, lg->wq, operand(d->dq, d->dq_lp), ln1_in, weight(m, lp->wq), N, C, qd, false);
-        be->matmul_backward(d->dln, lg->wk, operand(d->dk, d->dk_lp), ln1_in, weight(m, lp->wk), N, C, kvd, true);
+        /* with bf16 copies RoPE left dq and dk in bf16 alone (their fp32 rooms hold its inputs) */
+        dk_operand dq = operand(d->dq_lp ? NULL : d->dq, d->dq_lp), dk = operand(d->dk_lp ? NULL : d->dk, d->dk_lp);
+        be->matmul_backward(d->dln, lg->wq, dq, ln1_in, weight(m, lp->wq), N, C, qd, false);
+        be->matmul_backward(d->dln, lg->wk, dk, ln1_in, weight(m, lp->wk), N, C, kvd, true);
         be->matmul_backward(d->dln, lg->wv, operand(d->dv, d->dv_lp), ln1_in, weight(m, lp->wv), N, C, kvd, true);
         be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
         if (m->grads_done) {

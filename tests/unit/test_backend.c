@@ -216,21 +216,33 @@ static void st_matmul_backward(float *dinp, float *dw, dk_operand dout, dk_opera
     cpu_be()->matmul_backward(dinp, dw, op(g), op(x), op(wv), N, IC, OC, acc);
     free(g), free(x), free(wv);
 }
+/* Where RoPE rotates x (n values): x itself, or, given x_lp, a copy, x
+ * being left as it was (backend.h); rope_done as output_done. */
+static float *rope_room(float *x, void *x_lp, size_t n)
+{
+    float *o = output_room(x_lp ? NULL : x, x_lp, n);
+    if (o != x) memcpy(o, x, sizeof(float) * n);
+    return o;
+}
+static void rope_done(float *x, float *room, void *x_lp, size_t n) { output_done(x_lp ? NULL : x, room, x_lp, n); }
+
 static void st_rope_forward(float *x, void *x_lp, const float *c, const float *s, int B, int T, int H, int HD, int pos0,
                             const int *pos)
 {
     OWN(x), OWN(x_lp), OWN(c), OWN(s), OWN(pos);
     size_t n = (size_t)B * T * H * HD;
-    cpu_be()->rope_forward(x, NULL, c, s, B, T, H, HD, pos0, pos);
-    output_done(x, output_room(x, x_lp, n), x_lp, n);
+    float *o = rope_room(x, x_lp, n);
+    cpu_be()->rope_forward(o, NULL, c, s, B, T, H, HD, pos0, pos);
+    rope_done(x, o, x_lp, n);
 }
 static void st_rope_backward(float *dx, void *dx_lp, const float *c, const float *s, int B, int T, int H, int HD,
                              const int *pos)
 {
     OWN(dx), OWN(dx_lp), OWN(c), OWN(s), OWN(pos);
     size_t n = (size_t)B * T * H * HD;
-    cpu_be()->rope_backward(dx, NULL, c, s, B, T, H, HD, pos);
-    output_done(dx, output_room(dx, dx_lp, n), dx_lp, n);
+    float *o = rope_room(dx, dx_lp, n);
+    cpu_be()->rope_backward(o, NULL, c, s, B, T, H, HD, pos);
+    rope_done(dx, o, dx_lp, n);
 }
 /* Attention's q, k and v are bf16 in bf16 mode too, as the GPU's tensor
  * cores take them; k and v span the cache's slots (the most a row names). */
@@ -253,8 +265,9 @@ static void st_attention_backward(float *dq, float *dk, float *dv, void *dv_lp, 
     OWN(dq), OWN(dk), OWN(dv), OWN(dv_lp), OWN(scratch), OWN(dout), OWN(out), OWN(att), OWN(seg);
     size_t nq = (size_t)B * T * NH * HD, n = (size_t)B * T * NKV * HD;
     float *qv = BF16_INPUT(q, nq), *kv = BF16_INPUT(k, n), *vv = BF16_INPUT(v, n);
-    cpu_be()->attention_backward(dq, dk, dv, NULL, scratch, dout, out, att, op(qv), op(kv), op(vv), B, T, NH, NKV, HD, seg);
-    output_done(dv, output_room(dv, dv_lp, n), dv_lp, n);
+    float *o = output_room(dv, dv_lp, n);
+    cpu_be()->attention_backward(dq, dk, o, NULL, scratch, dout, out, att, op(qv), op(kv), op(vv), B, T, NH, NKV, HD, seg);
+    output_done(dv, o, dv_lp, n);
     free(qv), free(kv), free(vv);
 }
 static void st_kv_store(float *kc, float *vc, const float *knew, const float *vnew, const int *slot, const int *start, int B,
@@ -557,16 +570,29 @@ static void check_layers(const subject *s)
     float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv), *v = malloc(sizeof(float) * nkv);
     fill(q, nq, &r, 1.0), fill(k, nkv, &r, 1.0), fill(v, nkv, &r, 1.0);
     float *d_q = to_dev(be, q, sizeof(float) * nq), *d_k = to_dev(be, k, sizeof(float) * nkv), *d_v = to_dev(be, v, sizeof(float) * nkv);
-    d_lp = lp_room(be, nq);
-    cpu->rope_forward(q, NULL, cs, sn, B, T, NH, HD, 0, pos);
-    be->rope_forward(d_q, d_lp, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
-    expect_close(s, "rope_forward", be, d_q, q, nq);
-    expect_lp("rope_forward", be, d_lp, d_q, nq);
-    d_lp = lp_room(be, nq);
-    cpu->rope_backward(q, NULL, cs, sn, B, T, NH, HD, pos);
-    be->rope_backward(d_q, d_lp, d_cs, d_sn, B, T, NH, HD, d_pos);
-    expect_close(s, "rope_backward", be, d_q, q, nq);
-    expect_lp("rope_backward", be, d_lp, d_q, nq);
+    for (int back = 0; back < 2; back++) {
+        const char *what = back ? "rope_backward" : "rope_forward";
+        /* given x_lp, the result goes there alone, and x is left as it was */
+        d_lp = lp_room(be, nq);
+        if (d_lp) {
+            float *d_in = to_dev(be, q, sizeof(float) * nq), *in = malloc(sizeof(float) * nq);
+            if (back) be->rope_backward(d_in, d_lp, d_cs, d_sn, B, T, NH, HD, d_pos);
+            else be->rope_forward(d_in, d_lp, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
+            be->download(in, d_in, sizeof(float) * nq);
+            assert_memory_equal(in, q, sizeof(float) * nq);
+            be->release(d_in);
+            free(in);
+        }
+        if (back) {
+            cpu->rope_backward(q, NULL, cs, sn, B, T, NH, HD, pos);
+            be->rope_backward(d_q, NULL, d_cs, d_sn, B, T, NH, HD, d_pos);
+        } else {
+            cpu->rope_forward(q, NULL, cs, sn, B, T, NH, HD, 0, pos);
+            be->rope_forward(d_q, NULL, d_cs, d_sn, B, T, NH, HD, 0, d_pos);
+        }
+        expect_close(s, what, be, d_q, q, nq);
+        expect_lp(what, be, d_lp, d_q, nq);
+    }
 
     /* Training attention over packed rows, forward and backward. */
     float *ao = calloc(nq, sizeof(float)), *att = calloc(cpu->attention_floats(B, NH, T, T), sizeof(float));

@@ -253,8 +253,8 @@ __device__ inline float quad_sum(float x)
 }
 
 /* Writes a warp's 16 x HD accumulators to rows row0 .. row0 + 15 (stride
- * apart, those from `limit` on left out), row i divided by div[i >= 8];
- * and, where lp is not NULL, their bf16 rounding to the same places of lp. */
+ * apart, those from `limit` on left out), row i divided by div[i >= 8],
+ * into base and, as dk_store, their bf16 rounding into lp (either NULL). */
 template <int HD>
 __device__ void store_rows(float *base, bf16 *lp, size_t stride, int row0, int limit, const float c[HD / 8][4],
                            const float div[2])
@@ -268,7 +268,7 @@ __device__ void store_rows(float *base, bf16 *lp, size_t stride, int row0, int l
 #pragma unroll
         for (int n = 0; n < HD / 8; n++) {
             float2 v = make_float2(c[n][2 * half] / div[half], c[n][2 * half + 1] / div[half]);
-            *(float2 *)(base + at + 8 * n) = v;
+            if (base) *(float2 *)(base + at + 8 * n) = v;
             if (lp) *(uint32_t *)(lp + at + 8 * n) = pack_bf16(v.x, v.y);
         }
     }
@@ -549,7 +549,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, TC_MIN_BLOCKS(HD))
     }
     const float one[2] = {1.0f, 1.0f};
     store_rows<HD>(dk + kvb, NULL, kvs, j0 + 16 * w, T, dka, one);
-    store_rows<HD>(dv + kvb, dv_lp ? dv_lp + kvb : NULL, kvs, j0 + 16 * w, T, dva, one);
+    store_rows<HD>(dv ? dv + kvb : NULL, dv_lp ? dv_lp + kvb : NULL, kvs, j0 + 16 * w, T, dva, one);
 }
 
 void dk_cuda_attention_tc_backward(float *dq, float *dk, float *dv, void *dv_lp, const float *D, const float *dout,

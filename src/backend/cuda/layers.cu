@@ -159,8 +159,9 @@ __global__ void rope_kernel(float *x, __nv_bfloat16 *x_lp, const float *cos_t, c
     size_t at = id / half * HD + i;
     float c = cos_t[(size_t)p * half + i], s = sign * sin_t[(size_t)p * half + i];
     float x1 = x[at], x2 = x[at + half];
-    dk_store(x, x_lp, at, x1 * c - x2 * s);
-    dk_store(x, x_lp, at + half, x2 * c + x1 * s);
+    float *y = x_lp ? NULL : x; /* the result in bf16 alone, where wanted so */
+    dk_store(y, x_lp, at, x1 * c - x2 * s);
+    dk_store(y, x_lp, at + half, x2 * c + x1 * s);
 }
 
 static void rope(float *x, void *x_lp, const float *cos_t, const float *sin_t, int B, int T, int H, int HD, int pos0,

@@ -17,6 +17,58 @@
 
 static dk_operand operand(const float *x, const void *lp) { return (dk_operand){x, lp}; }
 
+/* RoPE's result as an input: given a bf16 copy, RoPE wrote it there alone
+ * and x still holds RoPE's input (backend.h). */
+static dk_operand roped(const float *x, const void *lp) { return operand(lp ? NULL : x, lp); }
+
+/* An activation: its fp32 buffer and its bf16 copy, each NULL where the
+ * model does not keep it (dk_acts). */
+typedef struct {
+    float *x;
+    void *lp;
+} act;
+
+static dk_operand in(act t) { return operand(t.x, t.lp); }
+
+/* Layer l's activations for a call of B rows of T, as forward and backward
+ * find them: with per-layer activations, layer l's part of each buffer;
+ * in inference k and v are the layer's cache (a->B slots of S). Where
+ * training keeps q and k in bf16 alone, their fp32 room is one layer's,
+ * holding the matmuls' output on its way through RoPE. */
+typedef struct {
+    float *x, *xout, *ln1_rstd, *att, *res_mid, *ln2_rstd;
+    act ln1, q, k, v, atty, ln2, gate, up, hmlp;
+} layer_acts;
+
+static layer_acts layer_acts_of(const dk_model *m, int l, int B, int T)
+{
+    const dk_model_config *c = &m->cfg;
+    const dk_acts *a = &m->acts;
+    int C = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads, HD = m->head_dim,
+        kvd = c->num_key_value_heads * HD, N = B * T, S = a->S;
+    size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * NH * HD,
+           cache = (size_t)(a->training ? B : a->B) * S * kvd, att_n = m->be->attention_floats(B, NH, T, S);
+    bool kept16 = a->q_lp != NULL;
+    layer_acts y = {
+        .x = RESID(a, l, NC),
+        .xout = RESID(a, l + 1, NC),
+        .ln1_rstd = LAYER(a, ln1_rstd, l, N),
+        .att = LAYER(a, att, l, att_n),
+        .res_mid = LAYER(a, res_mid, l, NC),
+        .ln2_rstd = LAYER(a, ln2_rstd, l, N),
+        .ln1 = {LAYER(a, ln1, l, NC), LOWP(a, ln1_lp, l, NC)},
+        .q = {kept16 ? a->q : LAYER(a, q, l, Nq), LOWP(a, q_lp, l, Nq)},
+        .k = {a->training ? (kept16 ? a->k : LAYER(a, k, l, cache)) : a->k + (size_t)l * cache, LOWP(a, k_lp, l, cache)},
+        .v = {a->training ? LAYER(a, v, l, cache) : a->v + (size_t)l * cache, LOWP(a, v_lp, l, cache)},
+        .atty = {LAYER(a, atty, l, Nq), LOWP(a, atty_lp, l, Nq)},
+        .ln2 = {LAYER(a, ln2, l, NC), LOWP(a, ln2_lp, l, NC)},
+        .gate = {LAYER(a, gate, l, NI), LOWP(a, gate_lp, l, NI)},
+        .up = {LAYER(a, up, l, NI), LOWP(a, up_lp, l, NI)},
+        .hmlp = {LAYER(a, hmlp, l, NI), LOWP(a, hmlp_lp, l, NI)},
+    };
+    return y;
+}
+
 /* A weight as a matmul operand: with its copy in the rounded parameter
  * block when training keeps one. */
 static dk_operand weight(const dk_model *m, const float *w)
@@ -82,44 +134,29 @@ static void layer_forward(dk_model *m, int l, int B, int T, int pos0)
     const dk_row_ints *ri = &a->dev;
     int C = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads, NKV = c->num_key_value_heads,
         HD = m->head_dim, qd = NH * HD, kvd = NKV * HD, N = B * T, S = a->S;
-    size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * qd;
     float eps = (float)c->rms_norm_eps;
-    /* Inference: the cache has a->B slots whatever the rows of this call, one per layer. */
     bool infer = !a->training, rows = infer && T == 1;
-    size_t cache = (size_t)(infer ? a->B : B) * S * kvd, att_n = be->attention_floats(B, NH, T, S);
-    float *x = RESID(a, l, NC), *xout = RESID(a, l + 1, NC);
-    /* where training keeps q, k and v in bf16 alone, q and k are fp32 here only on their way through RoPE */
-    bool kept16 = a->q_lp != NULL;
-    float *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N), *q = kept16 ? a->q : LAYER(a, q, l, Nq);
-    float *k = infer ? a->k + (size_t)l * cache : kept16 ? a->k : LAYER(a, k, l, cache),
-          *v = infer ? a->v + (size_t)l * cache : LAYER(a, v, l, cache);
-    float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
-    float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
-    float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
-    void *ln1_lp = LOWP(a, ln1_lp, l, NC), *atty_lp = LOWP(a, atty_lp, l, Nq), *ln2_lp = LOWP(a, ln2_lp, l, NC),
-         *hmlp_lp = LOWP(a, hmlp_lp, l, NI), *gate_lp = LOWP(a, gate_lp, l, NI), *up_lp = LOWP(a, up_lp, l, NI),
-         *q_lp = LOWP(a, q_lp, l, Nq), *k_lp = LOWP(a, k_lp, l, cache), *v_lp = LOWP(a, v_lp, l, cache);
+    layer_acts y = layer_acts_of(m, l, B, T);
     /* Training writes keys and values in place (S = T, rows contiguous);
      * inference writes them aside, then into each row's slot. */
-    float *knew = infer ? a->knew : k, *vnew = infer ? a->vnew : v;
+    float *knew = infer ? a->knew : y.k.x, *vnew = infer ? a->vnew : y.v.x;
 
-    be->rmsnorm_forward(ln1, ln1_lp, ln1_rstd, x, lp->ln1, N, C, eps);
-    linear(m, q, NULL, operand(ln1, ln1_lp), lp->wq, NULL, N, C, qd, rows);
-    linear(m, knew, NULL, operand(ln1, ln1_lp), lp->wk, NULL, N, C, kvd, rows);
-    linear(m, vnew, v_lp, operand(ln1, ln1_lp), lp->wv, NULL, N, C, kvd, rows);
-    be->rope_forward(q, q_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
-    be->rope_forward(knew, k_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
-    if (infer) be->kv_store(k, v, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
-    /* kept in bf16, q, k and v are read in bf16 alone, as the backward reads them */
-    be->attention_forward(atty, atty_lp, att, operand(kept16 ? NULL : q, q_lp), operand(kept16 ? NULL : k, k_lp),
-                          operand(v, v_lp), B, T, S, pos0, ri->start, ri->slot, NH, NKV, HD, ri->seg);
-    linear(m, res_mid, NULL, operand(atty, atty_lp), lp->wo, x, N, qd, C, rows);
+    be->rmsnorm_forward(y.ln1.x, y.ln1.lp, y.ln1_rstd, y.x, lp->ln1, N, C, eps);
+    linear(m, y.q.x, NULL, in(y.ln1), lp->wq, NULL, N, C, qd, rows);
+    linear(m, knew, NULL, in(y.ln1), lp->wk, NULL, N, C, kvd, rows);
+    linear(m, vnew, y.v.lp, in(y.ln1), lp->wv, NULL, N, C, kvd, rows);
+    be->rope_forward(y.q.x, y.q.lp, m->rope_cos, m->rope_sin, B, T, NH, HD, pos0, ri->pos);
+    be->rope_forward(knew, y.k.lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, pos0, ri->pos);
+    if (infer) be->kv_store(y.k.x, y.v.x, a->knew, a->vnew, ri->slot, ri->start, B, T, S, pos0, kvd);
+    be->attention_forward(y.atty.x, y.atty.lp, y.att, roped(y.q.x, y.q.lp), roped(y.k.x, y.k.lp), in(y.v), B, T, S, pos0,
+                          ri->start, ri->slot, NH, NKV, HD, ri->seg);
+    linear(m, y.res_mid, NULL, in(y.atty), lp->wo, y.x, N, qd, C, rows);
 
-    be->rmsnorm_forward(ln2, ln2_lp, ln2_rstd, res_mid, lp->ln2, N, C, eps);
-    linear(m, gate, gate_lp, operand(ln2, ln2_lp), lp->wgate, NULL, N, C, I, rows);
-    linear(m, up, up_lp, operand(ln2, ln2_lp), lp->wup, NULL, N, C, I, rows);
-    be->swiglu_forward(hmlp, hmlp_lp, operand(gate, gate_lp), operand(up, up_lp), (long)NI);
-    linear(m, xout, NULL, operand(hmlp, hmlp_lp), lp->wdown, res_mid, N, I, C, rows);
+    be->rmsnorm_forward(y.ln2.x, y.ln2.lp, y.ln2_rstd, y.res_mid, lp->ln2, N, C, eps);
+    linear(m, y.gate.x, y.gate.lp, in(y.ln2), lp->wgate, NULL, N, C, I, rows);
+    linear(m, y.up.x, y.up.lp, in(y.ln2), lp->wup, NULL, N, C, I, rows);
+    be->swiglu_forward(y.hmlp.x, y.hmlp.lp, in(y.gate), in(y.up), (long)N * I);
+    linear(m, y.xout, NULL, in(y.hmlp), lp->wdown, y.res_mid, N, I, C, rows);
 }
 
 void dk_model_forward_layers(dk_model *m, int B, int T, int pos0)
@@ -189,8 +226,7 @@ static void backward_layers(dk_model *m, int B, int T)
     const dk_row_ints *ri = &a->dev;
     int C = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers, V = c->vocab_size,
         NH = c->num_attention_heads, NKV = c->num_key_value_heads, HD = m->head_dim, qd = NH * HD, kvd = NKV * HD, N = B * T;
-    size_t NC = (size_t)N * C, NI = (size_t)N * I, Nq = (size_t)N * qd, att_n = be->attention_floats(B, NH, T, T),
-           cache = (size_t)N * kvd;
+    size_t NC = (size_t)N * C;
 
     be->zero(d->dres, NC * sizeof(float));
     be->rmsnorm_backward(d->dres, d->dres_lp, g->norm, d->dln, RESID(a, L, NC), p->norm, a->lnf_rstd, N, C);
@@ -201,38 +237,26 @@ static void backward_layers(dk_model *m, int B, int T)
         /* the last layer's activations are still there from the forward */
         if (!a->per_layer && l < L - 1) layer_forward(m, l, B, T, 0);
         const dk_layer_params *lp = &p->layers[l], *lg = &g->layers[l];
-        float *x = RESID(a, l, NC), *ln1 = LAYER(a, ln1, l, NC), *ln1_rstd = LAYER(a, ln1_rstd, l, N);
-        /* q, k, v in bf16 alone where kept so (their fp32 room holds another layer's) */
-        bool kept16 = a->q_lp != NULL;
-        dk_operand q = operand(kept16 ? NULL : LAYER(a, q, l, Nq), LOWP(a, q_lp, l, Nq)),
-                   k = operand(kept16 ? NULL : LAYER(a, k, l, cache), LOWP(a, k_lp, l, cache)),
-                   v = operand(LAYER(a, v, l, cache), LOWP(a, v_lp, l, cache));
-        float *att = LAYER(a, att, l, att_n), *atty = LAYER(a, atty, l, Nq);
-        float *res_mid = LAYER(a, res_mid, l, NC), *ln2 = LAYER(a, ln2, l, NC), *ln2_rstd = LAYER(a, ln2_rstd, l, N);
-        float *gate = LAYER(a, gate, l, NI), *up = LAYER(a, up, l, NI), *hmlp = LAYER(a, hmlp, l, NI);
-        dk_operand ln1_in = operand(ln1, LOWP(a, ln1_lp, l, NC)), atty_in = operand(atty, LOWP(a, atty_lp, l, Nq)),
-                   ln2_in = operand(ln2, LOWP(a, ln2_lp, l, NC)), hmlp_in = operand(hmlp, LOWP(a, hmlp_lp, l, NI));
+        layer_acts y = layer_acts_of(m, l, B, T);
 
         /* xout = res_mid + down(swiglu(gate(ln2), up(ln2))); d->dres holds d(xout) */
-        be->matmul_backward(d->dh, lg->wdown, dres, hmlp_in, weight(m, lp->wdown), N, I, C, false);
-        be->swiglu_backward(d->dgate, d->dup, d->dgate_lp, d->dup_lp, d->dh, operand(gate, LOWP(a, gate_lp, l, NI)),
-                            operand(up, LOWP(a, up_lp, l, NI)), (long)NI);
-        be->matmul_backward(d->dln, lg->wgate, operand(d->dgate, d->dgate_lp), ln2_in, weight(m, lp->wgate), N, C, I, false);
-        be->matmul_backward(d->dln, lg->wup, operand(d->dup, d->dup_lp), ln2_in, weight(m, lp->wup), N, C, I, true);
-        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln2, d->dln, res_mid, lp->ln2, ln2_rstd, N, C);
+        be->matmul_backward(d->dh, lg->wdown, dres, in(y.hmlp), weight(m, lp->wdown), N, I, C, false);
+        be->swiglu_backward(d->dgate, d->dup, d->dgate_lp, d->dup_lp, d->dh, in(y.gate), in(y.up), (long)N * I);
+        be->matmul_backward(d->dln, lg->wgate, operand(d->dgate, d->dgate_lp), in(y.ln2), weight(m, lp->wgate), N, C, I,
+                            false);
+        be->matmul_backward(d->dln, lg->wup, operand(d->dup, d->dup_lp), in(y.ln2), weight(m, lp->wup), N, C, I, true);
+        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln2, d->dln, y.res_mid, lp->ln2, y.ln2_rstd, N, C);
 
         /* res_mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))); d->dres holds d(res_mid) */
-        be->matmul_backward(d->datty, lg->wo, dres, atty_in, weight(m, lp->wo), N, qd, C, false);
-        be->attention_backward(d->dq, d->dk, d->dv, d->dv_lp, d->datt, d->datty, atty, att, q, k, v, B, T, NH, NKV, HD,
-                               ri->seg);
+        be->matmul_backward(d->datty, lg->wo, dres, in(y.atty), weight(m, lp->wo), N, qd, C, false);
+        be->attention_backward(d->dq, d->dk, d->dv, d->dv_lp, d->datt, d->datty, y.atty.x, y.att, roped(y.q.x, y.q.lp),
+                               roped(y.k.x, y.k.lp), in(y.v), B, T, NH, NKV, HD, ri->seg);
         be->rope_backward(d->dq, d->dq_lp, m->rope_cos, m->rope_sin, B, T, NH, HD, ri->pos);
         be->rope_backward(d->dk, d->dk_lp, m->rope_cos, m->rope_sin, B, T, NKV, HD, ri->pos);
-        /* with bf16 copies RoPE left dq and dk in bf16 alone (their fp32 rooms hold its inputs) */
-        dk_operand dq = operand(d->dq_lp ? NULL : d->dq, d->dq_lp), dk = operand(d->dk_lp ? NULL : d->dk, d->dk_lp);
-        be->matmul_backward(d->dln, lg->wq, dq, ln1_in, weight(m, lp->wq), N, C, qd, false);
-        be->matmul_backward(d->dln, lg->wk, dk, ln1_in, weight(m, lp->wk), N, C, kvd, true);
-        be->matmul_backward(d->dln, lg->wv, operand(d->dv, d->dv_lp), ln1_in, weight(m, lp->wv), N, C, kvd, true);
-        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln1, d->dln, x, lp->ln1, ln1_rstd, N, C);
+        be->matmul_backward(d->dln, lg->wq, roped(d->dq, d->dq_lp), in(y.ln1), weight(m, lp->wq), N, C, qd, false);
+        be->matmul_backward(d->dln, lg->wk, roped(d->dk, d->dk_lp), in(y.ln1), weight(m, lp->wk), N, C, kvd, true);
+        be->matmul_backward(d->dln, lg->wv, operand(d->dv, d->dv_lp), in(y.ln1), weight(m, lp->wv), N, C, kvd, true);
+        be->rmsnorm_backward(d->dres, d->dres_lp, lg->ln1, d->dln, y.x, lp->ln1, y.ln1_rstd, N, C);
         if (m->grads_done) {
             size_t lo, hi;
             dk_model_layer_range(m, l, &lo, &hi);
